@@ -1,0 +1,146 @@
+//! Frames a client sends. One internally tagged enum: the `type` field names the variant.
+//! Every frame may carry an `id` (a string the client picks); the server answers a frame that
+//! has one with exactly one frame whose `reply_to` is that id.
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+
+use crate::names::{Receiver, RoomName};
+
+/// A frame from client to server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// In-band authentication: a token, or a username and password.
+    Login(Login),
+    /// Revokes the session's token and closes the connection (1000).
+    Logout {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// A chat message to a room or a user.
+    Message(SendMessage),
+    /// Joins a room, creating it (public) if it does not exist.
+    Join(RoomRequest),
+    /// Leaves a room.
+    Leave(RoomRequest),
+    /// Asks for a page of a conversation's history.
+    History(HistoryRequest),
+    /// Tells the receiver that the user is typing.
+    Typing(Typing),
+    /// Lists the rooms on the server.
+    Rooms {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Lists a room's members.
+    Members(MembersRequest),
+    /// Asks for a `pong`; useful to measure round trips or keep a connection busy.
+    Ping {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+}
+
+impl ClientFrame {
+    /// The frame's client-chosen id, if any.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Self::Login(Login { id, .. })
+            | Self::Logout { id }
+            | Self::Message(SendMessage { id, .. })
+            | Self::Join(RoomRequest { id, .. })
+            | Self::Leave(RoomRequest { id, .. })
+            | Self::History(HistoryRequest { id, .. })
+            | Self::Typing(Typing { id, .. })
+            | Self::Rooms { id }
+            | Self::Members(MembersRequest { id, .. })
+            | Self::Ping { id } => id.as_deref(),
+        }
+    }
+
+    /// The frame's `type` as it appears on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Login(_) => "login",
+            Self::Logout { .. } => "logout",
+            Self::Message(_) => "message",
+            Self::Join(_) => "join",
+            Self::Leave(_) => "leave",
+            Self::History(_) => "history",
+            Self::Typing(_) => "typing",
+            Self::Rooms { .. } => "rooms",
+            Self::Members(_) => "members",
+            Self::Ping { .. } => "ping",
+        }
+    }
+}
+
+/// `login`: either `token`, or `username` and `password`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Login {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// `message`: content for a room or a user. `sender` and `timestamp` may be present for
+/// compatibility with the design document's shape; the server sets both.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendMessage {
+    /// Also the idempotency key: a resend with the same id returns the first ack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub receiver: Receiver,
+    pub content: String,
+    /// If present, must be the logged-in user, or the frame is refused with `forbidden`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<String>,
+    /// Ignored: the server stamps the time.
+    #[serde(default, skip_serializing)]
+    pub timestamp: Option<IgnoredAny>,
+}
+
+/// `join` and `leave`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoomRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub room: RoomName,
+}
+
+/// `members`: who is in a room.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembersRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub room: RoomName,
+}
+
+/// `history`: a page of a conversation, oldest first. `before` pages backwards from a message
+/// id; `after` pages forwards from one (the catch-up cursor). Without either, the newest page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub receiver: Receiver,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
+}
+
+/// `typing`: a short-lived notice, not stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Typing {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub receiver: Receiver,
+}

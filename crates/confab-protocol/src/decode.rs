@@ -1,0 +1,295 @@
+//! Decoding and validating one client frame from its JSON text.
+
+use serde::Deserialize;
+
+use crate::client::{ClientFrame, HistoryRequest, Login, SendMessage};
+use crate::error::ErrorCode;
+use crate::limits::Limits;
+
+/// A frame that could not be accepted, with the error to send back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// The frame's `id`, when it could be read, so the error can answer it.
+    pub reply_to: Option<String>,
+}
+
+impl FrameError {
+    fn new(code: ErrorCode, message: impl Into<String>, reply_to: Option<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            reply_to,
+        }
+    }
+}
+
+/// Parses and validates a client frame. On failure the error carries the frame's `id` when the
+/// text held one, so that even a rejected frame gets its reply.
+pub fn decode_client_frame(text: &str, limits: &Limits) -> Result<ClientFrame, FrameError> {
+    if text.len() > limits.max_frame_bytes {
+        return Err(FrameError::new(
+            ErrorCode::TooLarge,
+            format!("frame is over {} bytes", limits.max_frame_bytes),
+            None,
+        ));
+    }
+    let mut frame: ClientFrame = serde_json::from_str(text).map_err(|err| {
+        FrameError::new(ErrorCode::BadRequest, describe(&err), salvage_id(text))
+    })?;
+    validate(&mut frame, limits).map_err(|(code, message)| {
+        let reply_to = frame.id().filter(|id| valid_id(id)).map(str::to_owned);
+        FrameError::new(code, message, reply_to)
+    })?;
+    Ok(frame)
+}
+
+fn describe(err: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match err.classify() {
+        Category::Syntax | Category::Eof => format!("invalid JSON: {err}"),
+        Category::Data | Category::Io => format!("invalid frame: {err}"),
+    }
+}
+
+/// Reads just the `id` of a frame that failed to decode.
+fn salvage_id(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct IdOnly {
+        id: Option<String>,
+    }
+    serde_json::from_str::<IdOnly>(text)
+        .ok()
+        .and_then(|frame| frame.id)
+        .filter(|id| valid_id(id))
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= Limits::MAX_CLIENT_ID_BYTES
+}
+
+type Invalid = (ErrorCode, String);
+
+fn validate(frame: &mut ClientFrame, limits: &Limits) -> Result<(), Invalid> {
+    if let Some(id) = frame.id() {
+        if !valid_id(id) {
+            return Err((
+                ErrorCode::BadRequest,
+                format!("id must be 1 to {} bytes", Limits::MAX_CLIENT_ID_BYTES),
+            ));
+        }
+    }
+    match frame {
+        ClientFrame::Login(login) => validate_login(login),
+        ClientFrame::Message(message) => validate_message(message, limits),
+        ClientFrame::History(request) => validate_history(request, limits),
+        _ => Ok(()),
+    }
+}
+
+fn validate_login(login: &Login) -> Result<(), Invalid> {
+    match (&login.token, &login.username, &login.password) {
+        (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),
+        _ => Err((
+            ErrorCode::BadRequest,
+            "login needs either token, or username and password".into(),
+        )),
+    }
+}
+
+fn validate_message(message: &SendMessage, limits: &Limits) -> Result<(), Invalid> {
+    if message.content.trim().is_empty() {
+        return Err((ErrorCode::BadRequest, "content is empty".into()));
+    }
+    if message.content.len() > limits.max_content_bytes {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("content is over {} bytes", limits.max_content_bytes),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_history(request: &mut HistoryRequest, limits: &Limits) -> Result<(), Invalid> {
+    if request.before.is_some() && request.after.is_some() {
+        return Err((
+            ErrorCode::BadRequest,
+            "history takes before or after, not both".into(),
+        ));
+    }
+    match request.limit {
+        Some(0) => Err((ErrorCode::BadRequest, "limit must be at least 1".into())),
+        Some(n) if n > limits.max_history_limit => {
+            request.limit = Some(limits.max_history_limit);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::Receiver;
+
+    fn decode(text: &str) -> Result<ClientFrame, FrameError> {
+        decode_client_frame(text, &Limits::default())
+    }
+
+    fn code_of(text: &str) -> (ErrorCode, Option<String>) {
+        let err = decode(text).unwrap_err();
+        (err.code, err.reply_to)
+    }
+
+    #[test]
+    fn decodes_the_design_document_message() {
+        let frame = decode(
+            r#"{"type":"message","sender":"Vaibhav","receiver":"Rituja","content":"Hello, world!","timestamp":"2025-06-04T19:00:00Z","id":"c1"}"#,
+        )
+        .unwrap();
+        let ClientFrame::Message(message) = frame else {
+            panic!("not a message")
+        };
+        assert_eq!(message.id.as_deref(), Some("c1"));
+        assert_eq!(message.receiver, Receiver::parse("rituja").unwrap());
+        assert_eq!(message.sender.as_deref(), Some("Vaibhav"));
+        assert_eq!(message.content, "Hello, world!");
+    }
+
+    #[test]
+    fn invalid_json_is_bad_request() {
+        assert_eq!(code_of("{not json").0, ErrorCode::BadRequest);
+        assert_eq!(code_of("").0, ErrorCode::BadRequest);
+        assert_eq!(code_of("[1,2]").0, ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn errors_carry_the_id_when_readable() {
+        assert_eq!(
+            code_of(r#"{"type":"nope","id":"x1"}"#),
+            (ErrorCode::BadRequest, Some("x1".into()))
+        );
+        assert_eq!(
+            code_of(r##"{"type":"message","id":"x2","receiver":"#general"}"##),
+            (ErrorCode::BadRequest, Some("x2".into()))
+        );
+        assert_eq!(
+            code_of(r##"{"type":"message","id":7,"receiver":"#g","content":"x"}"##),
+            (ErrorCode::BadRequest, None)
+        );
+    }
+
+    #[test]
+    fn mistyped_and_missing_fields_are_bad_request() {
+        assert_eq!(
+            code_of(r##"{"type":"message","receiver":"#general","content":5}"##).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"join"}"#).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"receiver":"bob","content":"hi"}"#).0,
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
+    fn bad_names_are_bad_request() {
+        assert_eq!(
+            code_of(r#"{"type":"join","room":"general"}"#).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"message","receiver":"no spaces","content":"x"}"#).0,
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
+    fn content_must_be_present_and_bounded() {
+        let empty = r##"{"type":"message","id":"e","receiver":"#general","content":"  "}"##;
+        assert_eq!(code_of(empty), (ErrorCode::BadRequest, Some("e".into())));
+        let limits = Limits::default();
+        let long = format!(
+            r##"{{"type":"message","id":"l","receiver":"#general","content":"{}"}}"##,
+            "é".repeat(limits.max_content_bytes / 2 + 1)
+        );
+        assert_eq!(code_of(&long), (ErrorCode::TooLarge, Some("l".into())));
+        let exact = format!(
+            r##"{{"type":"message","receiver":"#general","content":"{}"}}"##,
+            "a".repeat(limits.max_content_bytes)
+        );
+        assert!(decode(&exact).is_ok());
+    }
+
+    #[test]
+    fn frame_limit_is_checked_first() {
+        let limits = Limits {
+            max_frame_bytes: 10,
+            ..Limits::default()
+        };
+        let err = decode_client_frame(r#"{"type":"ping","id":"p"}"#, &limits).unwrap_err();
+        assert_eq!(err.code, ErrorCode::TooLarge);
+    }
+
+    #[test]
+    fn ids_are_bounded() {
+        let long_id = format!(r#"{{"type":"ping","id":"{}"}}"#, "i".repeat(65));
+        assert_eq!(code_of(&long_id), (ErrorCode::BadRequest, None));
+        assert_eq!(code_of(r#"{"type":"ping","id":""}"#).0, ErrorCode::BadRequest);
+    }
+
+    #[test]
+    fn login_needs_one_credential_form() {
+        assert!(decode(r#"{"type":"login","token":"t"}"#).is_ok());
+        assert!(decode(r#"{"type":"login","username":"a","password":"b"}"#).is_ok());
+        assert_eq!(code_of(r#"{"type":"login"}"#).0, ErrorCode::BadRequest);
+        assert_eq!(
+            code_of(r#"{"type":"login","username":"a"}"#).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"login","token":"t","username":"a","password":"b"}"#).0,
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
+    fn history_limit_is_capped_and_cursors_exclusive() {
+        let frame = decode(r##"{"type":"history","receiver":"#general","limit":5000}"##).unwrap();
+        let ClientFrame::History(request) = frame else {
+            panic!("not history")
+        };
+        assert_eq!(request.limit, Some(100));
+        assert_eq!(
+            code_of(r##"{"type":"history","receiver":"#general","limit":0}"##).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r##"{"type":"history","receiver":"#g","before":"a","after":"b"}"##).0,
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
+    fn every_type_round_trips() {
+        for text in [
+            r#"{"type":"login","token":"t"}"#,
+            r#"{"type":"logout","id":"1"}"#,
+            r##"{"type":"message","id":"1","receiver":"#general","content":"hi"}"##,
+            r##"{"type":"join","room":"#ops"}"##,
+            r##"{"type":"leave","room":"#ops"}"##,
+            r##"{"type":"history","receiver":"bob","limit":10,"before":"01ABC"}"##,
+            r##"{"type":"typing","receiver":"#ops"}"##,
+            r#"{"type":"rooms"}"#,
+            r##"{"type":"members","room":"#ops"}"##,
+            r#"{"type":"ping","id":"p"}"#,
+        ] {
+            let frame = decode(text).unwrap();
+            assert_eq!(serde_json::to_string(&frame).unwrap(), text);
+        }
+    }
+}

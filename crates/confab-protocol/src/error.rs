@@ -1,0 +1,70 @@
+//! Error codes carried by `error` frames and by REST error bodies.
+
+use serde::{Deserialize, Serialize};
+
+/// What went wrong, as a stable machine-readable code. The human text travels beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame or request is malformed: invalid JSON, a missing or mistyped field, an unknown
+    /// type, a bad name, empty content, a binary frame.
+    BadRequest,
+    /// Not logged in, or the credentials are wrong.
+    Unauthorized,
+    /// Logged in, but not allowed: a spoofed sender, a room the user is not in.
+    Forbidden,
+    /// The receiver, room or message does not exist.
+    NotFound,
+    /// Content or a frame is over its size limit.
+    TooLarge,
+    /// Too many frames in too short a time; wait and retry.
+    RateLimited,
+    /// The request clashes with existing state (a username already taken).
+    Conflict,
+    /// The server failed; the request may be retried. Nothing was stored.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Unauthorized => "unauthorized",
+            Self::Forbidden => "forbidden",
+            Self::NotFound => "not_found",
+            Self::TooLarge => "too_large",
+            Self::RateLimited => "rate_limited",
+            Self::Conflict => "conflict",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_match_as_str() {
+        for code in [
+            ErrorCode::BadRequest,
+            ErrorCode::Unauthorized,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::TooLarge,
+            ErrorCode::RateLimited,
+            ErrorCode::Conflict,
+            ErrorCode::Internal,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+}

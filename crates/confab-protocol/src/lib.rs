@@ -1,0 +1,33 @@
+//! The confab wire protocol: every frame a client may send ([`ClientFrame`]) and every frame the
+//! server sends ([`ServerFrame`]), the names of users and rooms ([`names`]), validation against
+//! configurable [`Limits`], the error codes ([`ErrorCode`]) and the WebSocket close codes
+//! ([`close`]).
+//!
+//! Pure data: no I/O and no async runtime, so the server, the terminal client and the bench all
+//! share it and cannot drift apart. `docs/protocol.md` is the prose version of this crate.
+
+#![forbid(unsafe_code)]
+
+pub mod close;
+mod client;
+mod decode;
+mod error;
+mod limits;
+pub mod names;
+mod server;
+
+pub use client::{
+    ClientFrame, HistoryRequest, Login, MembersRequest, RoomRequest, SendMessage, Typing,
+};
+pub use decode::{decode_client_frame, FrameError};
+pub use error::ErrorCode;
+pub use limits::Limits;
+pub use names::{NameError, Receiver, RoomName, Username};
+pub use server::{
+    Ack, ChatMessage, ConversationInfo, ErrorFrame, History, MemberInfo, Members, Membership,
+    MembershipChange, Presence, PresenceStatus, Ready, RoomInfo, Rooms, ServerFrame, TypingEvent,
+    UserInfo,
+};
+
+/// The protocol version the server announces in `ready`. Bumped on incompatible changes only.
+pub const PROTOCOL_VERSION: u32 = 1;

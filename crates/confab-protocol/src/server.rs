@@ -1,0 +1,312 @@
+//! Frames the server sends. One internally tagged enum: the `type` field names the variant.
+//! Answers to a client frame carry `reply_to`; events (messages, typing, presence, membership)
+//! do not.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ErrorCode;
+use crate::limits::Limits;
+
+/// A frame from server to client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Sent once, right after authentication.
+    Ready(Ready),
+    /// Success for a frame that carried an `id`.
+    Ack(Ack),
+    /// Failure, answering a frame when `reply_to` is set.
+    Error(ErrorFrame),
+    /// A chat message in one of the user's conversations.
+    Message(ChatMessage),
+    /// A page of history.
+    History(History),
+    /// Someone is typing.
+    Typing(TypingEvent),
+    /// A user came online or went offline.
+    Presence(Presence),
+    /// Someone joined or left a room the user is in.
+    Membership(Membership),
+    /// The rooms on the server.
+    Rooms(Rooms),
+    /// The members of a room.
+    Members(Members),
+    /// The answer to `ping`.
+    Pong {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+}
+
+/// `ready`: who the user is, what they belong to, and the limits in force.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ready {
+    pub protocol: u32,
+    /// This connection's session id (for logs and support).
+    pub session: String,
+    pub user: UserInfo,
+    /// Rooms the user is a member of.
+    pub rooms: Vec<ConversationInfo>,
+    /// Direct-message conversations the user has.
+    pub direct: Vec<ConversationInfo>,
+    pub limits: Limits,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+}
+
+/// A user as the protocol shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserInfo {
+    pub username: String,
+}
+
+/// One conversation and its newest sequence number, for catch-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationInfo {
+    /// What to put in `receiver` to talk there: `#room`, or the other user's name.
+    pub receiver: String,
+    /// The sequence number of the conversation's newest message (0 when empty).
+    pub last_seq: u64,
+}
+
+/// `ack`. For a message it carries the server's id, sequence number and timestamp.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ack {
+    pub reply_to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+    /// True when this answers a resend of an already stored message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub duplicate: bool,
+}
+
+/// `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// Server id: unique and time-sortable (26 characters, Crockford base32).
+    pub id: String,
+    /// Position in the conversation: 1, 2, 3... with no gaps.
+    pub seq: u64,
+    pub sender: String,
+    /// `#room`, or for a direct message the user it was sent to.
+    pub receiver: String,
+    pub content: String,
+    /// When the server stored it, RFC 3339 UTC with milliseconds.
+    pub timestamp: String,
+}
+
+/// `history`: messages oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct History {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub receiver: String,
+    pub messages: Vec<ChatMessage>,
+    /// True when more messages lie beyond this page in the direction asked for.
+    pub has_more: bool,
+}
+
+/// `typing`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypingEvent {
+    pub sender: String,
+    pub receiver: String,
+}
+
+/// `presence`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Presence {
+    pub user: String,
+    pub status: PresenceStatus,
+}
+
+/// Online when a user's first session opens, offline when the last one closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PresenceStatus {
+    Online,
+    Offline,
+}
+
+/// `membership`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub room: String,
+    pub user: String,
+    pub change: MembershipChange,
+}
+
+/// What happened to a room's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MembershipChange {
+    Joined,
+    Left,
+}
+
+/// `rooms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rooms {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub rooms: Vec<RoomInfo>,
+}
+
+/// One room in a `rooms` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomInfo {
+    pub name: String,
+    pub members: u64,
+    /// Whether the asking user is a member.
+    pub joined: bool,
+}
+
+/// `members`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Members {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
+    pub room: String,
+    pub members: Vec<MemberInfo>,
+}
+
+/// One member in a `members` list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub username: String,
+    pub online: bool,
+}
+
+impl ServerFrame {
+    /// An `error` frame.
+    pub fn error(code: ErrorCode, message: impl Into<String>, reply_to: Option<String>) -> Self {
+        Self::Error(ErrorFrame {
+            reply_to,
+            code,
+            message: message.into(),
+        })
+    }
+
+    /// The frame as JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_has_the_design_document_shape() {
+        let frame = ServerFrame::Message(ChatMessage {
+            id: "01J0000000000000000000000A".into(),
+            seq: 3,
+            sender: "vaibhav".into(),
+            receiver: "rituja".into(),
+            content: "Hello, world!".into(),
+            timestamp: "2025-06-04T19:00:00.000Z".into(),
+        });
+        assert_eq!(
+            frame.to_json(),
+            r#"{"type":"message","id":"01J0000000000000000000000A","seq":3,"sender":"vaibhav","receiver":"rituja","content":"Hello, world!","timestamp":"2025-06-04T19:00:00.000Z"}"#
+        );
+    }
+
+    #[test]
+    fn acks_and_errors_have_exact_shapes() {
+        let ack = ServerFrame::Ack(Ack {
+            reply_to: "c1".into(),
+            id: Some("01J0000000000000000000000A".into()),
+            seq: Some(1),
+            receiver: Some("#general".into()),
+            timestamp: Some("2025-06-04T19:00:00.000Z".into()),
+            duplicate: false,
+        });
+        assert_eq!(
+            ack.to_json(),
+            r##"{"type":"ack","reply_to":"c1","id":"01J0000000000000000000000A","seq":1,"receiver":"#general","timestamp":"2025-06-04T19:00:00.000Z"}"##
+        );
+        let plain = ServerFrame::Ack(Ack {
+            reply_to: "j".into(),
+            ..Ack::default()
+        });
+        assert_eq!(plain.to_json(), r#"{"type":"ack","reply_to":"j"}"#);
+        let error = ServerFrame::error(ErrorCode::Forbidden, "no", Some("x".into()));
+        assert_eq!(
+            error.to_json(),
+            r#"{"type":"error","reply_to":"x","code":"forbidden","message":"no"}"#
+        );
+    }
+
+    #[test]
+    fn events_have_exact_shapes() {
+        let typing = ServerFrame::Typing(TypingEvent {
+            sender: "a".into(),
+            receiver: "#ops".into(),
+        });
+        assert_eq!(
+            typing.to_json(),
+            r##"{"type":"typing","sender":"a","receiver":"#ops"}"##
+        );
+        let presence = ServerFrame::Presence(Presence {
+            user: "a".into(),
+            status: PresenceStatus::Offline,
+        });
+        assert_eq!(
+            presence.to_json(),
+            r#"{"type":"presence","user":"a","status":"offline"}"#
+        );
+        let membership = ServerFrame::Membership(Membership {
+            room: "#ops".into(),
+            user: "a".into(),
+            change: MembershipChange::Joined,
+        });
+        assert_eq!(
+            membership.to_json(),
+            r##"{"type":"membership","room":"#ops","user":"a","change":"joined"}"##
+        );
+        assert_eq!(
+            ServerFrame::Pong {
+                reply_to: Some("p".into())
+            }
+            .to_json(),
+            r#"{"type":"pong","reply_to":"p"}"#
+        );
+    }
+
+    #[test]
+    fn server_frames_parse_back() {
+        let ready = ServerFrame::Ready(Ready {
+            protocol: crate::PROTOCOL_VERSION,
+            session: "s1".into(),
+            user: UserInfo {
+                username: "a".into(),
+            },
+            rooms: vec![ConversationInfo {
+                receiver: "#general".into(),
+                last_seq: 4,
+            }],
+            direct: vec![],
+            limits: Limits::default(),
+            reply_to: None,
+        });
+        let text = ready.to_json();
+        assert_eq!(serde_json::from_str::<ServerFrame>(&text).unwrap(), ready);
+    }
+}
