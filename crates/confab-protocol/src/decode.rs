@@ -35,9 +35,8 @@ pub fn decode_client_frame(text: &str, limits: &Limits) -> Result<ClientFrame, F
             None,
         ));
     }
-    let mut frame: ClientFrame = serde_json::from_str(text).map_err(|err| {
-        FrameError::new(ErrorCode::BadRequest, describe(&err), salvage_id(text))
-    })?;
+    let mut frame: ClientFrame = serde_json::from_str(text)
+        .map_err(|err| FrameError::new(ErrorCode::BadRequest, describe(&err), salvage_id(text)))?;
     validate(&mut frame, limits).map_err(|(code, message)| {
         let reply_to = frame.id().filter(|id| valid_id(id)).map(str::to_owned);
         FrameError::new(code, message, reply_to)
@@ -186,10 +185,7 @@ mod tests {
             code_of(r##"{"type":"message","receiver":"#general","content":5}"##).0,
             ErrorCode::BadRequest
         );
-        assert_eq!(
-            code_of(r#"{"type":"join"}"#).0,
-            ErrorCode::BadRequest
-        );
+        assert_eq!(code_of(r#"{"type":"join"}"#).0, ErrorCode::BadRequest);
         assert_eq!(
             code_of(r#"{"receiver":"bob","content":"hi"}"#).0,
             ErrorCode::BadRequest
@@ -239,7 +235,10 @@ mod tests {
     fn ids_are_bounded() {
         let long_id = format!(r#"{{"type":"ping","id":"{}"}}"#, "i".repeat(65));
         assert_eq!(code_of(&long_id), (ErrorCode::BadRequest, None));
-        assert_eq!(code_of(r#"{"type":"ping","id":""}"#).0, ErrorCode::BadRequest);
+        assert_eq!(
+            code_of(r#"{"type":"ping","id":""}"#).0,
+            ErrorCode::BadRequest
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 
 #![forbid(unsafe_code)]
 
-pub mod close;
 mod client;
+pub mod close;
 mod decode;
 mod error;
 mod limits;

@@ -36,7 +36,9 @@ fn check_chars(what: &str, body: &str, max: usize, extra: &[char]) -> Result<Str
     }
     let first = body.as_bytes()[0];
     if !first.is_ascii_alphanumeric() {
-        return Err(NameError(format!("{what} must start with a letter or digit")));
+        return Err(NameError(format!(
+            "{what} must start with a letter or digit"
+        )));
     }
     if let Some(bad) = body
         .chars()
@@ -156,7 +158,10 @@ mod tests {
 
     #[test]
     fn usernames_are_lowercased_and_checked() {
-        assert_eq!(Username::parse("Alice.B-1_x").unwrap().as_str(), "alice.b-1_x");
+        assert_eq!(
+            Username::parse("Alice.B-1_x").unwrap().as_str(),
+            "alice.b-1_x"
+        );
         assert!(Username::parse("").is_err());
         assert!(Username::parse("_alice").is_err());
         assert!(Username::parse("al ice").is_err());

@@ -50,6 +50,11 @@ pub struct Ready {
     /// Direct-message conversations the user has.
     pub direct: Vec<ConversationInfo>,
     pub limits: Limits,
+    /// A new session token, present only when the login was by username and password: keep it
+    /// to reconnect without the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The `id` of the in-band `login` frame this answers, if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
 }
@@ -304,6 +309,7 @@ mod tests {
             }],
             direct: vec![],
             limits: Limits::default(),
+            token: None,
             reply_to: None,
         });
         let text = ready.to_json();

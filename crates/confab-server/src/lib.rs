@@ -1,1 +1,86 @@
+//! The confab server as a library: [`run`] serves a [`Config`] on a bound listener until a
+//! shutdown token is cancelled. The binary parses arguments and calls it; tests call it on
+//! `127.0.0.1:0`.
+//!
+//! Layers, top to bottom: [`gateway`] (transports) and [`http`] turn bytes into protocol frames;
+//! [`hub`] applies the rules and fans out; [`store`] keeps state durably; [`bus`] carries events
+//! between them (and, later, between nodes).
 
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod bus;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod hub;
+pub mod store;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bus::{Bus, Event, LocalBus};
+pub use crate::config::Config;
+use crate::hub::Hub;
+use crate::store::sqlite::SqliteStore;
+use crate::store::StoreError;
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error("cannot open storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot start: {0}")]
+    Start(String),
+    #[error("server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves until `shutdown` is cancelled, then stops accepting, lets every session flush and
+/// close with 1001, commits pending writes and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    config.validate()?;
+    let (bus, events) = LocalBus::new();
+    let bus: Arc<dyn Bus> = Arc::new(bus);
+    let feed_bus = bus.clone();
+    let store = SqliteStore::open(
+        &config.data_dir,
+        config.store.max_batch,
+        Box::new(move |committed| feed_bus.publish(Event::Message(committed))),
+    )?;
+    let grace = config.session.shutdown_grace();
+    let hub = Hub::new(config, Arc::new(store), bus, events)
+        .await
+        .map_err(|e| ServeError::Start(e.to_string()))?;
+    let tasks = TaskTracker::new();
+    let app = http::router(http::AppState {
+        hub: hub.clone(),
+        shutdown: shutdown.clone(),
+        tasks: tasks.clone(),
+    });
+    tracing::info!(addr = %listener.local_addr()?, "confab listening");
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let served = tokio::spawn(async move { server.await });
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    tasks.close();
+    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+        tracing::warn!("sessions did not close within the grace period");
+    }
+    let _ = tokio::time::timeout(grace, served).await;
+    hub.shutdown().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Server configuration: one typed struct with a documented default for every limit. It is read
+//! from an optional TOML file (`--config`); flags and `CONFAB_*` variables, applied by the binary,
+//! win over the file. Every field may be left out of the file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use confab_protocol::Limits;
+use serde::Deserialize;
+
+/// Everything `run` needs to know.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Default `127.0.0.1:8080`.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database. Default `./confab-data`.
+    pub data_dir: PathBuf,
+    /// Frame, content and history limits.
+    pub limits: Limits,
+    /// Rate limits.
+    pub rate: RateLimits,
+    /// Per-session bounds and timers.
+    pub session: SessionLimits,
+    /// Origins (scheme://host[:port]) allowed to open a WebSocket besides the server's own.
+    /// Requests without an `Origin` header (non-browser clients) are always allowed.
+    pub allowed_origins: Vec<String>,
+    /// Storage tuning.
+    pub store: StoreTuning,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("confab-data"),
+            limits: Limits::default(),
+            rate: RateLimits::default(),
+            session: SessionLimits::default(),
+            allowed_origins: Vec::new(),
+            store: StoreTuning::default(),
+        }
+    }
+}
+
+/// Token-bucket rate limits: a sustained rate per second and a burst.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Frames of any kind one connection may send per second. Default 50.
+    pub frames_per_sec: f64,
+    /// Burst of frames one connection may send at once. Default 100.
+    pub frames_burst: f64,
+    /// Messages one user may send per second, over all their sessions. Default 20.
+    pub messages_per_sec: f64,
+    /// Burst of messages one user may send at once. Default 50.
+    pub messages_burst: f64,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            frames_per_sec: 50.0,
+            frames_burst: 100.0,
+            messages_per_sec: 20.0,
+            messages_burst: 50.0,
+        }
+    }
+}
+
+/// Bounds on each session.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionLimits {
+    /// Frames queued for one session before it counts as a slow consumer. Default 1024.
+    pub outbound_queue: usize,
+    /// Seconds between WebSocket pings to an idle peer. Default 20.
+    pub ping_interval_secs: u64,
+    /// Seconds without any frame from the peer (pongs count) before it is dropped. Default 60.
+    pub idle_timeout_secs: u64,
+    /// Seconds a new connection has to authenticate. Default 10.
+    pub login_timeout_secs: u64,
+    /// Seconds a graceful shutdown waits for sessions to flush. Default 5.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for SessionLimits {
+    fn default() -> Self {
+        Self {
+            outbound_queue: 1024,
+            ping_interval_secs: 20,
+            idle_timeout_secs: 60,
+            login_timeout_secs: 10,
+            shutdown_grace_secs: 5,
+        }
+    }
+}
+
+impl SessionLimits {
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.ping_interval_secs.max(1))
+    }
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+    pub fn login_timeout(&self) -> Duration {
+        Duration::from_secs(self.login_timeout_secs.max(1))
+    }
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Storage tuning.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreTuning {
+    /// Most writes committed in one transaction (group commit). Default 512.
+    pub max_batch: usize,
+    /// Writes accepted but not yet committed, over all sessions, before senders wait. Default 8192.
+    pub max_pending_writes: usize,
+}
+
+impl Default for StoreTuning {
+    fn default() -> Self {
+        Self {
+            max_batch: 512,
+            max_pending_writes: 8192,
+        }
+    }
+}
+
+/// A configuration file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML file; missing fields keep their defaults.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        Ok(config)
+    }
+
+    /// Rejects settings that cannot work.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |what: &str| Err(ConfigError::Invalid(what.to_owned()));
+        if self.limits.max_content_bytes == 0 || self.limits.max_frame_bytes == 0 {
+            return bad("limits must be positive");
+        }
+        if self.limits.max_content_bytes > self.limits.max_frame_bytes {
+            return bad("limits.max_content_bytes cannot exceed limits.max_frame_bytes");
+        }
+        if self.limits.max_history_limit == 0 {
+            return bad("limits.max_history_limit must be positive");
+        }
+        let r = &self.rate;
+        if [
+            r.frames_per_sec,
+            r.frames_burst,
+            r.messages_per_sec,
+            r.messages_burst,
+        ]
+        .iter()
+        .any(|v| !v.is_finite() || *v <= 0.0)
+        {
+            return bad("rate limits must be positive numbers");
+        }
+        if self.session.outbound_queue == 0 {
+            return bad("session.outbound_queue must be positive");
+        }
+        if self.store.max_batch == 0 || self.store.max_pending_writes == 0 {
+            return bad("store.max_batch and store.max_pending_writes must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_file_keeps_defaults() {
+        let config: Config =
+            toml::from_str("listen = \"127.0.0.1:9000\"\n[limits]\nmax_content_bytes = 100\n")
+                .unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.limits.max_content_bytes, 100);
+        assert_eq!(config.limits.max_frame_bytes, 64 * 1024);
+        assert_eq!(config.session.outbound_queue, 1024);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        let mut config = Config::default();
+        config.rate.messages_per_sec = 0.0;
+        assert!(config.validate().is_err());
+    }
+}

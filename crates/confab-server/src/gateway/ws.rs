@@ -1,0 +1,314 @@
+//! The WebSocket gateway on `/ws`. A connection authenticates at the upgrade (bearer header or
+//! `?token=`) or in-band with a `login` frame, then runs two loops: the reader decodes frames
+//! and hands them to the hub; the writer drains the session's outbox, writing every frame that
+//! is ready in one flush, and pings the peer when idle.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use confab_protocol::{close, decode_client_frame, ClientFrame, ErrorCode, ServerFrame};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::AppError;
+use crate::http::{bearer_token, check_origin, AppState};
+use crate::hub::sessions::SessionControl;
+use crate::hub::{Authed, Credentials, Hub, Next, Outbox, Session};
+
+type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
+
+/// Failed in-band logins allowed before the connection is closed.
+const MAX_LOGIN_FAILURES: u32 = 5;
+/// Frames written in one flush, at most.
+const WRITE_BATCH: usize = 64;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// `GET /ws`: checks the origin and any token given at the upgrade, then upgrades.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<WsQuery>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if let Err(err) = check_origin(&headers, &state.hub.config().allowed_origins) {
+        return err.into_response();
+    }
+    let authed = match bearer_token(&headers).or(query.token) {
+        Some(token) => match state.hub.authenticate(Credentials::Token(token)).await {
+            Ok(authed) => Some(authed),
+            Err(err) => return err.into_response(),
+        },
+        None => None,
+    };
+    let limits = state.hub.config().limits;
+    let tracker = state.tasks.clone();
+    ws.max_message_size(limits.max_frame_bytes)
+        .max_frame_size(limits.max_frame_bytes)
+        .on_upgrade(move |socket| {
+            tracker.track_future(serve(socket, state.hub, authed, state.shutdown))
+        })
+}
+
+async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: CancellationToken) {
+    let (mut sink, mut stream) = socket.split();
+    let (authed, reply_to) = match authed {
+        Some(authed) => (authed, None),
+        None => match login(&hub, &mut sink, &mut stream, &shutdown).await {
+            Some(found) => found,
+            None => return,
+        },
+    };
+    let (mut session, outbox) = match hub.open_session(authed, reply_to).await {
+        Ok(opened) => opened,
+        Err(err) => {
+            let _ = send_frame(&mut sink, &ServerFrame::error(err.code, err.message, None)).await;
+            let _ = close_with(&mut sink, close::INTERNAL_ERROR, "cannot open session").await;
+            return;
+        }
+    };
+    let control = session.handle.control.clone();
+    let ping = hub.config().session.ping_interval();
+    let writer = tokio::spawn(write_loop(sink, outbox, control.clone(), shutdown, ping));
+    read_loop(&hub, &mut session, stream, &control).await;
+    control.close(close::NORMAL, "connection closed");
+    let _ = writer.await;
+    hub.close_session(session);
+}
+
+/// Reads frames until the peer leaves, the session is closed, or the idle timeout passes.
+async fn read_loop(hub: &Hub, session: &mut Session, mut stream: Stream, control: &SessionControl) {
+    let limits = hub.config().limits;
+    let idle = hub.config().session.idle_timeout();
+    loop {
+        let read = tokio::select! {
+            () = control.closed() => return,
+            read = tokio::time::timeout(idle, stream.next()) => read,
+        };
+        let message = match read {
+            Err(_) => {
+                tracing::info!(session = session.handle.id, "idle timeout");
+                control.close(close::IDLE_TIMEOUT, "idle timeout");
+                return;
+            }
+            Ok(None) => return,
+            Ok(Some(Err(err))) => {
+                read_failed(err, control);
+                return;
+            }
+            Ok(Some(Ok(message))) => message,
+        };
+        match message {
+            Message::Text(text) => match decode_client_frame(text.as_str(), &limits) {
+                Ok(frame) => hub.handle(session, frame).await,
+                Err(err) => session.send_frame_error(err),
+            },
+            Message::Binary(_) => session.send_frame_error(binary_refused()),
+            Message::Close(_) => return,
+            Message::Ping(_) | Message::Pong(_) => {}
+        }
+    }
+}
+
+fn binary_refused() -> confab_protocol::FrameError {
+    confab_protocol::FrameError {
+        code: ErrorCode::BadRequest,
+        message: "binary frames are not supported; send JSON text frames".into(),
+        reply_to: None,
+    }
+}
+
+fn read_failed(err: axum::Error, control: &SessionControl) {
+    let too_big = err
+        .into_inner()
+        .downcast::<tungstenite::Error>()
+        .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)));
+    if too_big {
+        control.close(close::TOO_BIG, "frame too large");
+    }
+}
+
+/// Drains the outbox into the socket until a close, the shutdown, or a write failure.
+async fn write_loop(
+    mut sink: Sink,
+    mut outbox: Outbox,
+    control: std::sync::Arc<SessionControl>,
+    shutdown: CancellationToken,
+    ping_every: Duration,
+) {
+    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                // Flush what is already queued, then say goodbye.
+                let mut pending = Vec::new();
+                while let Some(Next::Send(frame, mark)) = outbox.try_next() {
+                    pending.push((frame, mark));
+                }
+                let _ = write_batch(&mut sink, &outbox, pending).await;
+                let _ = close_with(&mut sink, close::GOING_AWAY, "server shutting down").await;
+                control.close(close::GOING_AWAY, "server shutting down");
+                return;
+            }
+            next = outbox.next() => next,
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    control.close(close::GOING_AWAY, "write failed");
+                    return;
+                }
+                continue;
+            }
+        };
+        let mut batch = Vec::new();
+        let mut closing = None;
+        match next {
+            Next::Send(frame, mark) => batch.push((frame, mark)),
+            Next::Close(code, reason) => closing = Some((code, reason)),
+        }
+        while closing.is_none() && batch.len() < WRITE_BATCH {
+            match outbox.try_next() {
+                Some(Next::Send(frame, mark)) => batch.push((frame, mark)),
+                Some(Next::Close(code, reason)) => closing = Some((code, reason)),
+                None => break,
+            }
+        }
+        let written = tokio::select! {
+            written = write_batch(&mut sink, &outbox, batch) => written,
+            () = control.closed(), if closing.is_none() => Err(()),
+        };
+        if written.is_err() {
+            control.close(close::GOING_AWAY, "write failed");
+            if let Some((code, reason)) = control.requested() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(1),
+                    close_with(&mut sink, code, reason),
+                )
+                .await;
+            }
+            return;
+        }
+        if let Some((code, reason)) = closing {
+            let _ = close_with(&mut sink, code, reason).await;
+            return;
+        }
+    }
+}
+
+type Batch = Vec<(bytes::Bytes, Option<(i64, u64)>)>;
+
+async fn write_batch(sink: &mut Sink, outbox: &Outbox, batch: Batch) -> Result<(), ()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut marks = Vec::new();
+    for (frame, mark) in batch {
+        let text = Utf8Bytes::try_from(frame).map_err(|_| ())?;
+        sink.feed(Message::Text(text)).await.map_err(|_| ())?;
+        marks.extend(mark);
+    }
+    sink.flush().await.map_err(|_| ())?;
+    for (conv, seq) in marks {
+        outbox.written(conv, seq);
+    }
+    Ok(())
+}
+
+/// The in-band login phase: waits for a `login` frame, refusing everything else.
+async fn login(
+    hub: &Hub,
+    sink: &mut Sink,
+    stream: &mut Stream,
+    shutdown: &CancellationToken,
+) -> Option<(Authed, Option<String>)> {
+    let limits = hub.config().limits;
+    let deadline = Instant::now() + hub.config().session.login_timeout();
+    let mut failures = 0;
+    loop {
+        let read = tokio::select! {
+            () = shutdown.cancelled() => {
+                let _ = close_with(sink, close::GOING_AWAY, "server shutting down").await;
+                return None;
+            }
+            read = tokio::time::timeout_at(deadline, stream.next()) => read,
+        };
+        let text = match read {
+            Err(_) => {
+                let _ = close_with(sink, close::POLICY_VIOLATION, "login timeout").await;
+                return None;
+            }
+            Ok(None) | Ok(Some(Ok(Message::Close(_)))) => return None,
+            Ok(Some(Err(err))) => {
+                let control = SessionControl::default();
+                read_failed(err, &control);
+                if let Some((code, reason)) = control.requested() {
+                    let _ = close_with(sink, code, reason).await;
+                }
+                return None;
+            }
+            Ok(Some(Ok(Message::Text(text)))) => text,
+            Ok(Some(Ok(Message::Binary(_)))) => {
+                let err = binary_refused();
+                let _ = send_frame(sink, &ServerFrame::error(err.code, err.message, None)).await;
+                continue;
+            }
+            Ok(Some(Ok(_))) => continue,
+        };
+        let reply = match decode_client_frame(text.as_str(), &limits) {
+            Ok(ClientFrame::Login(login)) => {
+                let credentials = match (login.token, login.username, login.password) {
+                    (Some(token), _, _) => Credentials::Token(token),
+                    (None, Some(username), Some(password)) => {
+                        Credentials::Password { username, password }
+                    }
+                    _ => unreachable!("decode checks the login shape"),
+                };
+                match hub.authenticate(credentials).await {
+                    Ok(authed) => return Some((authed, login.id)),
+                    Err(err) => {
+                        failures += 1;
+                        error_frame(err, login.id)
+                    }
+                }
+            }
+            Ok(other) => error_frame(
+                AppError::unauthorized("log in first: send a login frame"),
+                other.id().map(str::to_owned),
+            ),
+            Err(err) => ServerFrame::error(err.code, err.message, err.reply_to),
+        };
+        if send_frame(sink, &reply).await.is_err() {
+            return None;
+        }
+        if failures >= MAX_LOGIN_FAILURES {
+            let _ = close_with(sink, close::POLICY_VIOLATION, "too many failed logins").await;
+            return None;
+        }
+    }
+}
+
+fn error_frame(err: AppError, reply_to: Option<String>) -> ServerFrame {
+    ServerFrame::error(err.code, err.message, reply_to)
+}
+
+async fn send_frame(sink: &mut Sink, frame: &ServerFrame) -> Result<(), axum::Error> {
+    sink.send(Message::Text(frame.to_json().into())).await
+}
+
+async fn close_with(sink: &mut Sink, code: u16, reason: &'static str) -> Result<(), axum::Error> {
+    sink.send(Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    })))
+    .await
+}

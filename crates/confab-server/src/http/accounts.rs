@@ -1,0 +1,60 @@
+//! `POST /api/v1/register`, `/login` and `/logout`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{AppState, AuthUser};
+use crate::error::AppError;
+use crate::store::User;
+
+#[derive(Deserialize)]
+struct Account {
+    username: String,
+    password: String,
+}
+
+fn parse_account(body: &[u8]) -> Result<Account, AppError> {
+    serde_json::from_slice(body).map_err(|err| {
+        AppError::bad_request(format!(
+            "expected {{\"username\": ..., \"password\": ...}}: {err}"
+        ))
+    })
+}
+
+fn token_body(user: &User, token: &crate::auth::Token) -> Json<serde_json::Value> {
+    Json(json!({ "token": token.reveal(), "user": { "username": user.username } }))
+}
+
+pub async fn register(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<impl IntoResponse, AppError> {
+    let account = parse_account(&body)?;
+    let (user, token) = state
+        .hub
+        .register(&account.username, &account.password)
+        .await?;
+    Ok((StatusCode::CREATED, token_body(&user, &token)))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<impl IntoResponse, AppError> {
+    let account = parse_account(&body)?;
+    let (user, token) = state
+        .hub
+        .login(&account.username, &account.password)
+        .await?;
+    Ok(token_body(&user, &token))
+}
+
+pub async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, AppError> {
+    state.hub.revoke(&auth.token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,169 @@
+//! Accounts and authentication: register, log in (by password or token), log out. Passwords are
+//! hashed with argon2id; a wrong username and a wrong password look the same to the client.
+
+use confab_protocol::close;
+use confab_protocol::names::{check_password, Username};
+
+use super::sessions::Outbound;
+use super::{Authed, Hub, Session, DEFAULT_ROOM};
+use crate::auth::Token;
+use crate::bus::Event;
+use crate::error::AppError;
+use crate::store::User;
+
+/// What a client presents to log in.
+#[derive(Clone)]
+pub enum Credentials {
+    Token(String),
+    Password { username: String, password: String },
+}
+
+/// A hash no password matches, verified when the username is unknown so that both failures
+/// take the same time.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$U2fNfzc7bDPaRUN6Qe6Zm+ENr7yt5vSSw6mZ1ZK9QCg";
+
+impl Hub {
+    /// Creates an account (a member of `#general`) and a first token for it.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(User, Token), AppError> {
+        let username = Username::parse(username).map_err(|e| AppError::bad_request(e.0))?;
+        check_password(password).map_err(|e| AppError::bad_request(e.0))?;
+        let hash = self.inner.hasher.hash(password).await.map_err(|err| {
+            tracing::error!(%err, "cannot hash password");
+            AppError::internal()
+        })?;
+        let (user, general) = self
+            .store()
+            .create_user(username.as_str(), &hash, DEFAULT_ROOM)
+            .await?;
+        self.directory().add_user(&user);
+        self.directory().add_conversation(&general);
+        self.directory().add_member(general.id, user.id);
+        self.publish(Event::Membership {
+            conv: general.id,
+            user: user.id,
+            joined: true,
+        });
+        let token = self.mint_token(&user).await?;
+        tracing::info!(user = %user.username, "registered");
+        Ok((user, token))
+    }
+
+    /// Checks a username and password and mints a new token.
+    pub async fn login(&self, username: &str, password: &str) -> Result<(User, Token), AppError> {
+        let user = self.verify_password(username, password).await?;
+        let token = self.mint_token(&user).await?;
+        tracing::info!(user = %user.username, "logged in");
+        Ok((user, token))
+    }
+
+    /// Authenticates a token, or a password (minting a token for the session).
+    pub async fn authenticate(&self, credentials: Credentials) -> Result<Authed, AppError> {
+        match credentials {
+            Credentials::Token(raw) => {
+                let token = Token::from_client(&raw);
+                let hash = token.hash();
+                let user = self
+                    .store()
+                    .user_by_token(hash)
+                    .await?
+                    .ok_or_else(|| AppError::unauthorized("invalid or revoked token"))?;
+                Ok(Authed {
+                    user,
+                    token: hash,
+                    new_token: None,
+                })
+            }
+            Credentials::Password { username, password } => {
+                let (user, token) = self.login(&username, &password).await?;
+                Ok(Authed {
+                    user,
+                    token: token.hash(),
+                    new_token: Some(token),
+                })
+            }
+        }
+    }
+
+    /// Revokes a token (REST logout). Its open sessions close with 4001.
+    pub async fn revoke(&self, raw: &str) -> Result<(), AppError> {
+        let hash = Token::from_client(raw).hash();
+        let user = self
+            .store()
+            .user_by_token(hash)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("invalid or revoked token"))?;
+        self.store().revoke_token(hash).await?;
+        self.publish(Event::Revoked {
+            user: user.id,
+            token: hash,
+            except: 0,
+        });
+        tracing::info!(user = %user.username, "logged out");
+        Ok(())
+    }
+
+    /// `logout`: revokes the session's token, acks, and closes the connection with 1000.
+    pub(super) async fn logout(
+        &self,
+        session: &Session,
+        reply_to: Option<&str>,
+    ) -> Result<(), AppError> {
+        self.store().revoke_token(session.handle.token).await?;
+        self.publish(Event::Revoked {
+            user: session.user.id,
+            token: session.handle.token,
+            except: session.handle.id,
+        });
+        tracing::info!(user = %session.user.username, session = session.handle.id, "logged out");
+        session.ack(reply_to);
+        session.handle.push(Outbound::Close {
+            code: close::NORMAL,
+            reason: "logged out",
+        });
+        Ok(())
+    }
+
+    async fn verify_password(&self, username: &str, password: &str) -> Result<User, AppError> {
+        let wrong = || AppError::unauthorized("wrong username or password");
+        let Ok(name) = Username::parse(username) else {
+            return Err(wrong());
+        };
+        if password.len() > confab_protocol::names::MAX_PASSWORD_BYTES {
+            return Err(wrong());
+        }
+        let found = self.store().credentials(name.as_str()).await?;
+        let hash = found
+            .as_ref()
+            .map_or(DUMMY_HASH, |c| c.password_hash.as_str());
+        let ok = self
+            .inner
+            .hasher
+            .verify(password, hash)
+            .await
+            .map_err(|err| {
+                tracing::error!(%err, "cannot verify password");
+                AppError::internal()
+            })?;
+        match found {
+            Some(credentials) if ok => Ok(credentials.user),
+            _ => {
+                tracing::info!(user = %name, "login refused");
+                Err(wrong())
+            }
+        }
+    }
+
+    async fn mint_token(&self, user: &User) -> Result<Token, AppError> {
+        let token = Token::generate().map_err(|err| {
+            tracing::error!(%err, "no randomness for a token");
+            AppError::internal()
+        })?;
+        self.store().create_token(user.id, token.hash()).await?;
+        Ok(token)
+    }
+}

@@ -1,0 +1,57 @@
+//! Delivery cursors: per user and conversation, the highest sequence number written to any of
+//! the user's sessions. A new session is pushed everything after its user's cursor. Cursors
+//! move in memory on every write and reach the store in batches (every flush interval and at
+//! shutdown), so tracking them costs no write per delivered message.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use dashmap::DashMap;
+
+use crate::store::{ConvId, Store, StoreResult, UserId};
+
+#[derive(Debug, Default)]
+pub struct Cursors {
+    latest: DashMap<(UserId, ConvId), u64>,
+    dirty: Mutex<HashMap<(UserId, ConvId), u64>>,
+}
+
+impl Cursors {
+    /// Records that message `seq` reached one of `user`'s sessions.
+    pub fn advance(&self, user: UserId, conv: ConvId, seq: u64) {
+        let mut entry = self.latest.entry((user, conv)).or_insert(0);
+        if *entry < seq {
+            *entry = seq;
+            drop(entry);
+            self.dirty
+                .lock()
+                .expect("cursor lock")
+                .insert((user, conv), seq);
+        }
+    }
+
+    /// The cursor as known in memory (the store may know an older one).
+    pub fn get(&self, user: UserId, conv: ConvId) -> Option<u64> {
+        self.latest.get(&(user, conv)).map(|seq| *seq)
+    }
+
+    /// Writes the cursors that moved since the last flush.
+    pub async fn flush(&self, store: &dyn Store) -> StoreResult<()> {
+        let batch: Vec<_> = std::mem::take(&mut *self.dirty.lock().expect("cursor lock"))
+            .into_iter()
+            .map(|((user, conv), seq)| (user, conv, seq))
+            .collect();
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let result = store.save_cursors(batch.clone()).await;
+        if result.is_err() {
+            // Keep them for the next flush, unless they moved on meanwhile.
+            let mut dirty = self.dirty.lock().expect("cursor lock");
+            for (user, conv, seq) in batch {
+                dirty.entry((user, conv)).or_insert(seq);
+            }
+        }
+        result
+    }
+}

@@ -1,0 +1,188 @@
+//! The hub's in-memory picture of users, conversations and memberships, loaded from the store
+//! at start and kept in step by the hub after each store write. Fan-out reads it on every
+//! message, so it is sharded (DashMap) and member sets are shared `Arc`s swapped on change:
+//! a reader takes an `Arc` and lets go of the map at once.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use dashmap::DashMap;
+
+use crate::store::{ConvId, Conversation, ConversationKind, Directory as Snapshot, User, UserId};
+
+/// A conversation, what `receiver` names it for one user, and its last sequence number.
+pub type Named = (ConvId, String, u64);
+
+/// One conversation as the hub knows it.
+#[derive(Debug)]
+pub struct ConvEntry {
+    pub kind: ConversationKind,
+    pub members: Arc<HashSet<UserId>>,
+    pub last_seq: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub struct Directory {
+    names: DashMap<UserId, String>,
+    ids: DashMap<String, UserId>,
+    convs: DashMap<ConvId, ConvEntry>,
+    rooms: DashMap<String, ConvId>,
+    directs: DashMap<(UserId, UserId), ConvId>,
+    user_convs: DashMap<UserId, HashSet<ConvId>>,
+}
+
+impl Directory {
+    pub fn load(snapshot: Snapshot) -> Self {
+        let directory = Self::default();
+        for user in snapshot.users {
+            directory.add_user(&user);
+        }
+        for conv in snapshot.conversations {
+            directory.add_conversation(&conv);
+        }
+        for (conv, user) in snapshot.members {
+            directory.add_member(conv, user);
+        }
+        directory
+    }
+
+    pub fn add_user(&self, user: &User) {
+        self.names.insert(user.id, user.username.clone());
+        self.ids.insert(user.username.clone(), user.id);
+    }
+
+    pub fn user_id(&self, username: &str) -> Option<UserId> {
+        self.ids.get(username).map(|id| *id)
+    }
+
+    pub fn username(&self, user: UserId) -> Option<String> {
+        self.names.get(&user).map(|name| name.clone())
+    }
+
+    /// Adds a conversation if it is new (no-op otherwise).
+    pub fn add_conversation(&self, conv: &Conversation) {
+        match &conv.kind {
+            ConversationKind::Room(name) => {
+                self.rooms.insert(name.clone(), conv.id);
+            }
+            ConversationKind::Direct { a, b } => {
+                self.directs.insert((*a, *b), conv.id);
+            }
+        }
+        self.convs.entry(conv.id).or_insert_with(|| ConvEntry {
+            kind: conv.kind.clone(),
+            members: Arc::default(),
+            last_seq: AtomicU64::new(conv.last_seq),
+        });
+    }
+
+    pub fn room(&self, name: &str) -> Option<ConvId> {
+        self.rooms.get(name).map(|id| *id)
+    }
+
+    pub fn direct(&self, a: UserId, b: UserId) -> Option<ConvId> {
+        self.directs.get(&(a.min(b), a.max(b))).map(|id| *id)
+    }
+
+    pub fn add_member(&self, conv: ConvId, user: UserId) {
+        if let Some(mut entry) = self.convs.get_mut(&conv) {
+            Arc::make_mut(&mut entry.members).insert(user);
+        }
+        self.user_convs.entry(user).or_default().insert(conv);
+    }
+
+    pub fn remove_member(&self, conv: ConvId, user: UserId) {
+        if let Some(mut entry) = self.convs.get_mut(&conv) {
+            Arc::make_mut(&mut entry.members).remove(&user);
+        }
+        if let Some(mut convs) = self.user_convs.get_mut(&user) {
+            convs.remove(&conv);
+        }
+    }
+
+    /// The members of a conversation (empty if unknown).
+    pub fn members(&self, conv: ConvId) -> Arc<HashSet<UserId>> {
+        self.convs
+            .get(&conv)
+            .map(|entry| entry.members.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn is_member(&self, conv: ConvId, user: UserId) -> bool {
+        self.convs
+            .get(&conv)
+            .is_some_and(|entry| entry.members.contains(&user))
+    }
+
+    /// Notes a committed message's sequence number.
+    pub fn saw_seq(&self, conv: ConvId, seq: u64) {
+        if let Some(entry) = self.convs.get(&conv) {
+            entry.last_seq.fetch_max(seq, Ordering::AcqRel);
+        }
+    }
+
+    /// The user's conversations with what `receiver` names them for this user, and their last
+    /// sequence numbers: rooms first, then direct conversations, each sorted by name.
+    pub fn conversations_of(&self, user: UserId) -> (Vec<Named>, Vec<Named>) {
+        let convs: Vec<ConvId> = self
+            .user_convs
+            .get(&user)
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default();
+        let (mut rooms, mut directs) = (Vec::new(), Vec::new());
+        for conv in convs {
+            let Some(entry) = self.convs.get(&conv) else {
+                continue;
+            };
+            let last = entry.last_seq.load(Ordering::Acquire);
+            match &entry.kind {
+                ConversationKind::Room(name) => rooms.push((conv, name.clone(), last)),
+                ConversationKind::Direct { a, b } => {
+                    let peer = if *a == user { *b } else { *a };
+                    if let Some(name) = self.username(peer) {
+                        directs.push((conv, name, last));
+                    }
+                }
+            }
+        }
+        rooms.sort_by(|x, y| x.1.cmp(&y.1));
+        directs.sort_by(|x, y| x.1.cmp(&y.1));
+        (rooms, directs)
+    }
+
+    /// Everyone who shares a conversation with the user (presence goes to them).
+    pub fn contacts(&self, user: UserId) -> HashSet<UserId> {
+        let convs: Vec<ConvId> = self
+            .user_convs
+            .get(&user)
+            .map(|set| set.iter().copied().collect())
+            .unwrap_or_default();
+        let mut contacts = HashSet::new();
+        for conv in convs {
+            contacts.extend(self.members(conv).iter().copied());
+        }
+        contacts.remove(&user);
+        contacts
+    }
+
+    /// Every room: name, member count.
+    pub fn rooms(&self) -> Vec<(ConvId, String, usize)> {
+        let mut rooms: Vec<_> = self
+            .rooms
+            .iter()
+            .filter_map(|room| {
+                let conv = *room.value();
+                let count = self.convs.get(&conv)?.members.len();
+                Some((conv, room.key().clone(), count))
+            })
+            .collect();
+        rooms.sort_by(|x, y| x.1.cmp(&y.1));
+        rooms
+    }
+
+    /// How a conversation is named in frames for `user`: the room, or the peer's name.
+    pub fn kind(&self, conv: ConvId) -> Option<ConversationKind> {
+        self.convs.get(&conv).map(|entry| entry.kind.clone())
+    }
+}

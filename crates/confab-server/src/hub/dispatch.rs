@@ -1,0 +1,148 @@
+//! The dispatcher: one task taking bus events in order and handing them to local sessions.
+//! A message is serialized once and the same bytes go to every recipient; the sending session
+//! gets the ack instead, at the same point in the stream, so acks and messages reach every
+//! session in commit order.
+
+use bytes::Bytes;
+use confab_protocol::{
+    close, Ack, Membership, MembershipChange, Presence, PresenceStatus, ServerFrame,
+};
+use tokio::sync::mpsc;
+
+use super::sessions::Outbound;
+use super::Hub;
+use crate::bus::{Audience, Event};
+use crate::store::{Committed, ConversationKind};
+
+pub(super) async fn run(hub: Hub, mut events: mpsc::UnboundedReceiver<Event>) {
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            () = hub.inner.stop.cancelled() => None,
+        };
+        let Some(event) = event else { return };
+        match event {
+            Event::Message(committed) => hub.deliver_message(committed),
+            Event::Typing {
+                sender,
+                audience,
+                frame,
+            } => hub.deliver_typing(sender, audience, frame),
+            Event::Presence { user, online } => hub.deliver_presence(user, online),
+            Event::Membership { conv, user, joined } => hub.deliver_membership(conv, user, joined),
+            Event::Revoked {
+                user,
+                token,
+                except,
+            } => hub.inner.sessions.for_sessions(user, |session| {
+                if session.token == token && session.id != except {
+                    session.control.close(close::REVOKED, "token revoked");
+                }
+            }),
+        }
+    }
+}
+
+impl Hub {
+    fn deliver_message(&self, committed: Committed) {
+        let message = &committed.message;
+        self.directory().saw_seq(message.conv, message.seq);
+        tracing::debug!(conv = message.conv, seq = message.seq, sender = %message.sender, "message committed");
+        let frame = Bytes::from(ServerFrame::Message(super::chat_message(message)).to_json());
+        let ack = committed.client_id.map(|reply_to| {
+            Bytes::from(
+                ServerFrame::Ack(Ack {
+                    reply_to,
+                    id: Some(message.id.clone()),
+                    seq: Some(message.seq),
+                    receiver: Some(message.receiver.clone()),
+                    timestamp: Some(crate::clock::rfc3339(message.created_ms)),
+                    duplicate: false,
+                })
+                .to_json(),
+            )
+        });
+        let (conv, seq) = (message.conv, message.seq);
+        for member in self.directory().members(conv).iter() {
+            self.inner.sessions.for_sessions(*member, |session| {
+                let frame = if session.id == committed.origin {
+                    match &ack {
+                        Some(ack) => ack.clone(),
+                        None => return,
+                    }
+                } else {
+                    frame.clone()
+                };
+                session.push(Outbound::Message { conv, seq, frame });
+            });
+        }
+    }
+
+    fn deliver_typing(&self, sender: i64, audience: Audience, frame: Bytes) {
+        let push = |user: i64| {
+            if user != sender {
+                self.inner
+                    .sessions
+                    .for_sessions(user, |s| s.push(Outbound::Frame(frame.clone())));
+            }
+        };
+        match audience {
+            Audience::Conversation(conv) => self
+                .directory()
+                .members(conv)
+                .iter()
+                .copied()
+                .for_each(push),
+            Audience::User(user) => push(user),
+        }
+    }
+
+    fn deliver_presence(&self, user: i64, online: bool) {
+        let Some(username) = self.directory().username(user) else {
+            return;
+        };
+        let frame = Bytes::from(
+            ServerFrame::Presence(Presence {
+                user: username,
+                status: if online {
+                    PresenceStatus::Online
+                } else {
+                    PresenceStatus::Offline
+                },
+            })
+            .to_json(),
+        );
+        for contact in self.directory().contacts(user) {
+            self.inner
+                .sessions
+                .for_sessions(contact, |s| s.push(Outbound::Frame(frame.clone())));
+        }
+    }
+
+    fn deliver_membership(&self, conv: i64, user: i64, joined: bool) {
+        let (Some(ConversationKind::Room(room)), Some(username)) =
+            (self.directory().kind(conv), self.directory().username(user))
+        else {
+            return;
+        };
+        let frame = Bytes::from(
+            ServerFrame::Membership(Membership {
+                room,
+                user: username,
+                change: if joined {
+                    MembershipChange::Joined
+                } else {
+                    MembershipChange::Left
+                },
+            })
+            .to_json(),
+        );
+        let mut audience = (*self.directory().members(conv)).clone();
+        audience.insert(user);
+        for member in audience {
+            self.inner
+                .sessions
+                .for_sessions(member, |s| s.push(Outbound::Frame(frame.clone())));
+        }
+    }
+}

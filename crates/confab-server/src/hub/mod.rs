@@ -1,0 +1,337 @@
+//! The hub: sessions, users, rooms and the rules between them. It knows nothing about sockets,
+//! SQL or which transport a frame came from: a transport authenticates through
+//! [`Hub::authenticate`], opens a [`Session`] with [`Hub::open_session`], hands it decoded
+//! frames with [`Hub::handle`] and sends what the session's [`Outbox`] yields.
+//!
+//! One handler per frame type lives in its own module ([`accounts`], [`messages`], [`rooms`],
+//! [`history`]); [`dispatch`] delivers bus events to local sessions.
+
+pub mod accounts;
+mod cursors;
+mod directory;
+mod dispatch;
+mod history;
+mod messages;
+pub mod outbox;
+pub mod ratelimit;
+mod rooms;
+pub mod sessions;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use confab_protocol::{
+    ChatMessage, ClientFrame, ConversationInfo, ErrorCode, FrameError, Ready, ServerFrame,
+    UserInfo, PROTOCOL_VERSION,
+};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::auth::{PasswordHasher, Token, TokenHash};
+use crate::bus::{Bus, Event};
+use crate::config::Config;
+use crate::error::AppError;
+use crate::store::{Store, StoredMessage, User};
+pub use accounts::Credentials;
+use cursors::Cursors;
+use directory::Directory;
+pub use outbox::{Next, Outbox};
+use ratelimit::TokenBucket;
+use sessions::{Outbound, Registry, SessionHandle};
+
+/// The room every new user joins.
+pub const DEFAULT_ROOM: &str = "#general";
+
+/// How often moved delivery cursors are written to the store.
+const CURSOR_FLUSH: Duration = Duration::from_millis(500);
+
+/// The hub; cheap to clone.
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    directory: Directory,
+    sessions: Registry,
+    cursors: Cursors,
+    hasher: PasswordHasher,
+    writes: Arc<Semaphore>,
+    next_session: AtomicU64,
+    tasks: TaskTracker,
+    stop: CancellationToken,
+}
+
+/// A user who proved who they are, with the token their session runs on.
+#[derive(Debug, Clone)]
+pub struct Authed {
+    pub user: User,
+    pub token: TokenHash,
+    /// Set when authentication minted a token (password login); shown once in `ready`.
+    pub new_token: Option<Token>,
+}
+
+/// One open session, owned by its transport's task.
+pub struct Session {
+    pub handle: SessionHandle,
+    pub user: User,
+    frames: TokenBucket,
+}
+
+impl Session {
+    /// Queues a frame for this session.
+    pub fn send(&self, frame: &ServerFrame) {
+        self.handle
+            .push(Outbound::Frame(Bytes::from(frame.to_json())));
+    }
+
+    /// Queues the error for a frame that failed to decode.
+    pub fn send_frame_error(&self, err: FrameError) {
+        self.send(&ServerFrame::error(err.code, err.message, err.reply_to));
+    }
+
+    fn send_error(&self, err: AppError, reply_to: Option<&str>) {
+        self.send(&ServerFrame::error(
+            err.code,
+            err.message,
+            reply_to.map(str::to_owned),
+        ));
+    }
+
+    fn ack(&self, reply_to: Option<&str>) {
+        if let Some(id) = reply_to {
+            self.send(&ServerFrame::Ack(confab_protocol::Ack {
+                reply_to: id.to_owned(),
+                ..Default::default()
+            }));
+        }
+    }
+}
+
+impl Hub {
+    /// A hub over `store`, delivering what `bus` hands to `events`. Loads the directory and
+    /// starts the dispatcher and the cursor flusher.
+    pub async fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        events: mpsc::UnboundedReceiver<Event>,
+    ) -> Result<Self, AppError> {
+        let general = store.room(DEFAULT_ROOM).await?;
+        let directory = Directory::load(store.directory().await?);
+        directory.add_conversation(&general);
+        let inner = Arc::new(Inner {
+            writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
+            config,
+            store,
+            bus,
+            directory,
+            sessions: Registry::default(),
+            cursors: Cursors::default(),
+            hasher: PasswordHasher::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
+            next_session: AtomicU64::new(1),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
+        });
+        let hub = Self { inner };
+        hub.inner.tasks.spawn(dispatch::run(hub.clone(), events));
+        hub.inner.tasks.spawn(hub.clone().flush_cursors_forever());
+        Ok(hub)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.inner.store.as_ref()
+    }
+
+    fn directory(&self) -> &Directory {
+        &self.inner.directory
+    }
+
+    fn cursors(&self) -> &Cursors {
+        &self.inner.cursors
+    }
+
+    fn publish(&self, event: Event) {
+        self.inner.bus.publish(event);
+    }
+
+    /// Opens a session: registers it (announcing presence if it is the user's first), and
+    /// returns its outbox, which starts with `ready` and the catch-up of missed messages.
+    pub async fn open_session(
+        &self,
+        authed: Authed,
+        reply_to: Option<String>,
+    ) -> Result<(Session, Outbox), AppError> {
+        let config = &self.inner.config;
+        let id = self.inner.next_session.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel(config.session.outbound_queue);
+        let handle = SessionHandle::new(id, authed.user.id, authed.token, tx);
+        let rate = config.rate;
+        let first = self.inner.sessions.add(handle.clone(), || {
+            TokenBucket::new(rate.messages_per_sec, rate.messages_burst)
+        });
+        if first {
+            self.publish(Event::Presence {
+                user: authed.user.id,
+                online: true,
+            });
+        }
+        // Registered before reading what was missed, so nothing falls between the two.
+        let mut unread = match self.store().unread(authed.user.id).await {
+            Ok(unread) => unread,
+            Err(err) => {
+                self.close_session_handle(&handle);
+                return Err(err.into());
+            }
+        };
+        for entry in &mut unread {
+            if let Some(seen) = self.cursors().get(authed.user.id, entry.conv) {
+                entry.cursor = entry.cursor.max(seen);
+            }
+        }
+        unread.retain(|entry| entry.cursor < entry.last_seq);
+        let ready = self.ready_frame(&authed, id, reply_to);
+        tracing::info!(session = id, user = %authed.user.username, catch_up = unread.len(), "session open");
+        let outbox = Outbox::new(
+            self.clone(),
+            authed.user.id,
+            rx,
+            handle.control.clone(),
+            Bytes::from(ready.to_json()),
+            unread,
+        );
+        let session = Session {
+            handle,
+            user: authed.user,
+            frames: TokenBucket::new(rate.frames_per_sec, rate.frames_burst),
+        };
+        Ok((session, outbox))
+    }
+
+    fn ready_frame(&self, authed: &Authed, session: u64, reply_to: Option<String>) -> ServerFrame {
+        let info =
+            |(_, receiver, last_seq): (_, String, u64)| ConversationInfo { receiver, last_seq };
+        let (rooms, direct) = self.directory().conversations_of(authed.user.id);
+        ServerFrame::Ready(Ready {
+            protocol: PROTOCOL_VERSION,
+            session: session.to_string(),
+            user: UserInfo {
+                username: authed.user.username.clone(),
+            },
+            rooms: rooms.into_iter().map(info).collect(),
+            direct: direct.into_iter().map(info).collect(),
+            limits: self.inner.config.limits,
+            token: authed.new_token.as_ref().map(|t| t.reveal().to_owned()),
+            reply_to,
+        })
+    }
+
+    /// Handles one decoded frame from a session.
+    pub async fn handle(&self, session: &mut Session, frame: ClientFrame) {
+        let id = frame.id().map(str::to_owned);
+        if !session.frames.try_take() {
+            session.send_error(
+                AppError::new(ErrorCode::RateLimited, "too many frames; slow down"),
+                id.as_deref(),
+            );
+            return;
+        }
+        let reply_to = id.as_deref();
+        let result = match frame {
+            ClientFrame::Login(_) => Err(AppError::bad_request("already logged in")),
+            ClientFrame::Logout { .. } => self.logout(session, reply_to).await,
+            ClientFrame::Message(message) => self.send_message(session, message).await,
+            ClientFrame::Join(request) => self.join(session, &request.room, reply_to).await,
+            ClientFrame::Leave(request) => self.leave(session, &request.room, reply_to).await,
+            ClientFrame::History(request) => self.history(session, request).await,
+            ClientFrame::Typing(typing) => self.typing(session, &typing.receiver),
+            ClientFrame::Rooms { .. } => {
+                session.send(&self.rooms_frame(session.user.id, id.clone()));
+                Ok(())
+            }
+            ClientFrame::Members(request) => self
+                .members_frame(&request.room, id.clone())
+                .map(|frame| session.send(&frame)),
+            ClientFrame::Ping { .. } => {
+                session.send(&ServerFrame::Pong {
+                    reply_to: id.clone(),
+                });
+                Ok(())
+            }
+        };
+        if let Err(err) = result {
+            session.send_error(err, reply_to);
+        }
+    }
+
+    /// Ends a session: unregisters it and announces the user offline if it was the last one.
+    pub fn close_session(&self, session: Session) {
+        self.close_session_handle(&session.handle);
+        tracing::info!(session = session.handle.id, user = %session.user.username, "session closed");
+    }
+
+    fn close_session_handle(&self, handle: &SessionHandle) {
+        handle
+            .control
+            .close(confab_protocol::close::GOING_AWAY, "session ended");
+        if self.inner.sessions.remove(handle.user, handle.id) {
+            self.publish(Event::Presence {
+                user: handle.user,
+                online: false,
+            });
+        }
+    }
+
+    /// Stops background work and commits what is pending: call after every session closed.
+    pub async fn shutdown(&self) {
+        for session in self.inner.sessions.all() {
+            session
+                .control
+                .close(confab_protocol::close::GOING_AWAY, "server shutting down");
+        }
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        if let Err(err) = self.cursors().flush(self.store()).await {
+            tracing::error!(%err, "final cursor flush failed");
+        }
+        self.store().close().await;
+    }
+
+    async fn flush_cursors_forever(self) {
+        let mut tick = tokio::time::interval(CURSOR_FLUSH);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.inner.stop.cancelled() => return,
+            }
+            if let Err(err) = self.cursors().flush(self.store()).await {
+                tracing::error!(%err, "cursor flush failed");
+            }
+        }
+    }
+}
+
+/// The protocol's view of a stored message.
+pub(crate) fn chat_message(message: &StoredMessage) -> ChatMessage {
+    ChatMessage {
+        id: message.id.clone(),
+        seq: message.seq,
+        sender: message.sender.clone(),
+        receiver: message.receiver.clone(),
+        content: message.content.clone(),
+        timestamp: crate::clock::rfc3339(message.created_ms),
+    }
+}

@@ -1,0 +1,175 @@
+//! A session's outgoing side, as its transport sees it: first `ready`, then every message the
+//! user missed while offline (read from the store page by page, so a long absence never floods
+//! the queue), then the live queue. Each message reaches the session once: live copies of what
+//! catch-up already sent are skipped by sequence number. The transport reports what it wrote
+//! ([`Outbox::written`]), which moves the user's delivery cursor.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use confab_protocol::ServerFrame;
+use tokio::sync::mpsc;
+
+use super::sessions::{Outbound, SessionControl};
+use super::Hub;
+use crate::store::{ConvId, Page, Unread, UserId};
+
+/// Messages read per catch-up page.
+const CATCH_UP_PAGE: u32 = 100;
+
+/// What the transport should do next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Send this frame; when it is about a message, report it with [`Outbox::written`].
+    Send(Bytes, Option<(ConvId, u64)>),
+    /// Close with this code and reason.
+    Close(u16, &'static str),
+}
+
+pub struct Outbox {
+    hub: Hub,
+    user: UserId,
+    rx: mpsc::Receiver<Outbound>,
+    control: Arc<SessionControl>,
+    ready: Option<Bytes>,
+    catch_up: VecDeque<Unread>,
+    buffered: VecDeque<(ConvId, u64, Bytes)>,
+    sent: HashMap<ConvId, u64>,
+}
+
+impl Outbox {
+    pub(super) fn new(
+        hub: Hub,
+        user: UserId,
+        rx: mpsc::Receiver<Outbound>,
+        control: Arc<SessionControl>,
+        ready: Bytes,
+        catch_up: Vec<Unread>,
+    ) -> Self {
+        Self {
+            hub,
+            user,
+            rx,
+            control,
+            ready: Some(ready),
+            catch_up: catch_up.into(),
+            buffered: VecDeque::new(),
+            sent: HashMap::new(),
+        }
+    }
+
+    /// Waits for the next thing to do. Cancel-safe: dropping the future loses nothing.
+    pub async fn next(&mut self) -> Next {
+        loop {
+            if let Some(next) = self.try_next_buffered() {
+                return next;
+            }
+            if let Some(unread) = self.catch_up.front().copied() {
+                let from = self
+                    .sent
+                    .get(&unread.conv)
+                    .copied()
+                    .unwrap_or(unread.cursor);
+                let page = tokio::select! {
+                    page = self.hub.store().page(unread.conv, Page::After(from), CATCH_UP_PAGE) => page,
+                    () = self.control.closed() => continue,
+                };
+                match page {
+                    Ok((messages, _)) if !messages.is_empty() => {
+                        for message in messages {
+                            let frame = Bytes::from(
+                                ServerFrame::Message(super::chat_message(&message)).to_json(),
+                            );
+                            self.buffered.push_back((message.conv, message.seq, frame));
+                        }
+                        if let Some(&(conv, seq, _)) = self.buffered.back() {
+                            self.sent.insert(conv, seq);
+                        }
+                    }
+                    Ok(_) => {
+                        self.catch_up.pop_front();
+                    }
+                    Err(err) => {
+                        tracing::error!(%err, "catch-up read failed");
+                        self.control
+                            .close(confab_protocol::close::INTERNAL_ERROR, "catch-up failed");
+                    }
+                }
+                continue;
+            }
+            let item = tokio::select! {
+                biased;
+                () = self.control.closed() => return self.closing(),
+                item = self.rx.recv() => item,
+            };
+            match item {
+                Some(item) => {
+                    if let Some(next) = self.accept(item) {
+                        return next;
+                    }
+                }
+                None => return self.closing(),
+            }
+        }
+    }
+
+    /// The next thing to do if it is ready now, for writing several frames in one go.
+    pub fn try_next(&mut self) -> Option<Next> {
+        if let Some(next) = self.try_next_buffered() {
+            return Some(next);
+        }
+        if !self.catch_up.is_empty() {
+            return None;
+        }
+        while let Ok(item) = self.rx.try_recv() {
+            if let Some(next) = self.accept(item) {
+                return Some(next);
+            }
+        }
+        None
+    }
+
+    /// Reports that a message frame was written to the peer.
+    pub fn written(&self, conv: ConvId, seq: u64) {
+        self.hub.cursors().advance(self.user, conv, seq);
+    }
+
+    fn try_next_buffered(&mut self) -> Option<Next> {
+        if self.control.is_closed() {
+            return Some(self.closing());
+        }
+        if let Some(ready) = self.ready.take() {
+            return Some(Next::Send(ready, None));
+        }
+        self.buffered
+            .pop_front()
+            .map(|(conv, seq, frame)| Next::Send(frame, Some((conv, seq))))
+    }
+
+    fn accept(&mut self, item: Outbound) -> Option<Next> {
+        match item {
+            Outbound::Frame(frame) => Some(Next::Send(frame, None)),
+            Outbound::Message { conv, seq, frame } => {
+                let sent = self.sent.entry(conv).or_insert(0);
+                if seq <= *sent {
+                    return None;
+                }
+                *sent = seq;
+                Some(Next::Send(frame, Some((conv, seq))))
+            }
+            Outbound::Close { code, reason } => {
+                self.control.close(code, reason);
+                Some(Next::Close(code, reason))
+            }
+        }
+    }
+
+    fn closing(&self) -> Next {
+        let (code, reason) = self
+            .control
+            .requested()
+            .unwrap_or((confab_protocol::close::GOING_AWAY, "session ended"));
+        Next::Close(code, reason)
+    }
+}

@@ -1,0 +1,177 @@
+//! Who is online: every open session, by user, with its bounded outbound queue. Pushing to a
+//! session never waits: a full queue marks the session a slow consumer and closes it (it will
+//! reconnect and catch up), so one slow reader cannot hold up anyone else or grow memory.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use confab_protocol::close;
+use dashmap::DashMap;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::ratelimit::TokenBucket;
+use crate::auth::TokenHash;
+use crate::store::{ConvId, UserId};
+
+/// One item in a session's outbound queue.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// A frame to send as is.
+    Frame(Bytes),
+    /// A frame about message `seq` of `conv` (the message itself, or its ack): sent once per
+    /// session and counted toward the user's delivery cursor when written.
+    Message {
+        conv: ConvId,
+        seq: u64,
+        frame: Bytes,
+    },
+    /// Close the connection with this code after what was queued before it.
+    Close { code: u16, reason: &'static str },
+}
+
+/// Asks a session to close from outside its own task.
+#[derive(Debug, Default)]
+pub struct SessionControl {
+    code: AtomicU16,
+    reason: Mutex<&'static str>,
+    cancel: CancellationToken,
+}
+
+impl SessionControl {
+    /// Closes the session with `code`; the first call wins.
+    pub fn close(&self, code: u16, reason: &'static str) {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            *self.reason.lock().expect("reason lock") = reason;
+        }
+        self.cancel.cancel();
+    }
+
+    /// The close code and reason asked for, if any.
+    pub fn requested(&self) -> Option<(u16, &'static str)> {
+        match self.code.load(Ordering::Acquire) {
+            0 => None,
+            code => Some((code, *self.reason.lock().expect("reason lock"))),
+        }
+    }
+
+    /// Resolves once a close was asked for.
+    pub async fn closed(&self) {
+        self.cancel.cancelled().await
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// The hub's handle on one session.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    pub id: u64,
+    pub user: UserId,
+    pub token: TokenHash,
+    tx: mpsc::Sender<Outbound>,
+    pub control: Arc<SessionControl>,
+}
+
+impl SessionHandle {
+    pub fn new(id: u64, user: UserId, token: TokenHash, tx: mpsc::Sender<Outbound>) -> Self {
+        Self {
+            id,
+            user,
+            token,
+            tx,
+            control: Arc::new(SessionControl::default()),
+        }
+    }
+
+    /// Queues an item without waiting; a full queue closes the session as a slow consumer.
+    pub fn push(&self, item: Outbound) {
+        match self.tx.try_send(item) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(session = self.id, "slow consumer: outbound queue full");
+                self.control
+                    .close(close::SLOW_CONSUMER, "slow consumer: outbound queue full");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        }
+    }
+}
+
+/// A user with at least one open session.
+#[derive(Debug)]
+struct OnlineUser {
+    sessions: Vec<SessionHandle>,
+    messages: Arc<Mutex<TokenBucket>>,
+}
+
+/// Every open session, by user.
+#[derive(Debug, Default)]
+pub struct Registry {
+    users: DashMap<UserId, OnlineUser>,
+}
+
+impl Registry {
+    /// Adds a session; true when it is the user's first.
+    pub fn add(&self, session: SessionHandle, bucket: impl FnOnce() -> TokenBucket) -> bool {
+        let mut first = false;
+        self.users
+            .entry(session.user)
+            .or_insert_with(|| {
+                first = true;
+                OnlineUser {
+                    sessions: Vec::new(),
+                    messages: Arc::new(Mutex::new(bucket())),
+                }
+            })
+            .sessions
+            .push(session);
+        first
+    }
+
+    /// Removes a session; true when it was the user's last.
+    pub fn remove(&self, user: UserId, session: u64) -> bool {
+        let last = match self.users.get_mut(&user) {
+            Some(mut online) => {
+                online.sessions.retain(|s| s.id != session);
+                online.sessions.is_empty()
+            }
+            None => false,
+        };
+        last && self
+            .users
+            .remove_if(&user, |_, online| online.sessions.is_empty())
+            .is_some()
+    }
+
+    pub fn is_online(&self, user: UserId) -> bool {
+        self.users.contains_key(&user)
+    }
+
+    /// The user's message bucket, shared by their sessions.
+    pub fn message_bucket(&self, user: UserId) -> Option<Arc<Mutex<TokenBucket>>> {
+        self.users.get(&user).map(|online| online.messages.clone())
+    }
+
+    /// Calls `each` for every session of `user`.
+    pub fn for_sessions(&self, user: UserId, mut each: impl FnMut(&SessionHandle)) {
+        if let Some(online) = self.users.get(&user) {
+            online.sessions.iter().for_each(&mut each);
+        }
+    }
+
+    /// Every open session, for shutdown.
+    pub fn all(&self) -> Vec<SessionHandle> {
+        self.users
+            .iter()
+            .flat_map(|online| online.sessions.clone())
+            .collect()
+    }
+}

@@ -1,0 +1,376 @@
+//! The embedded SQLite store: one file (`confab.db`) in the data directory, WAL mode, one writer
+//! thread doing group commit ([`writer`]) and a small pool of read connections used from the
+//! blocking thread pool.
+
+mod queries;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+
+use async_trait::async_trait;
+use futures_util::future::BoxFuture;
+use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use super::{
+    Appended, CommitFeed, Committed, ConvId, Conversation, Credentials, Directory, NewMessage,
+    Page, Store, StoreError, StoreResult, StoredMessage, Unread, User, UserId,
+};
+use crate::auth::TokenHash;
+use crate::clock;
+use crate::store::ids::IdGenerator;
+use writer::{Completion, Job, WriterCtx};
+
+/// Read connections kept open for reuse.
+const READ_POOL: usize = 8;
+
+/// The SQLite [`Store`].
+pub struct SqliteStore {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    feed: Arc<CommitFeed>,
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating) `confab.db` in `dir`.
+    pub fn open(dir: &Path, max_batch: usize, feed: CommitFeed) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
+        let path = dir.join("confab.db");
+        let mut conn = Connection::open(&path).map_err(db)?;
+        schema::configure(&conn).map_err(db)?;
+        schema::migrate(&mut conn).map_err(db)?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let ctx = WriterCtx {
+            conn,
+            ids: IdGenerator::default(),
+        };
+        let handle = std::thread::Builder::new()
+            .name("confab-sqlite-writer".into())
+            .spawn(move || writer::run(ctx, rx, max_batch))
+            .map_err(|e| backend(e.to_string()))?;
+        tracing::info!(path = %path.display(), "sqlite store open");
+        Ok(Self {
+            path,
+            jobs: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            readers: Arc::new(Mutex::new(Vec::new())),
+            feed: Arc::new(feed),
+        })
+    }
+
+    fn enqueue(&self, job: Job) -> StoreResult<()> {
+        let jobs = self.jobs.lock().expect("jobs lock");
+        match jobs.as_ref() {
+            Some(tx) => tx.send(job).map_err(|_| backend("store writer stopped")),
+            None => Err(backend("store is closed")),
+        }
+    }
+
+    /// Queues a write and returns a future for its committed result.
+    fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut WriterCtx) -> StoreResult<T> + Send + 'static,
+    ) -> BoxFuture<'static, StoreResult<T>> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |ctx| match work(ctx) {
+            Ok(value) => (true, reply(tx, value)),
+            Err(err) => (false, Box::new(move |_| drop(tx.send(Err(err))))),
+        });
+        let queued = self.enqueue(job);
+        Box::pin(async move {
+            queued?;
+            rx.await
+                .unwrap_or_else(|_| Err(backend("store writer stopped")))
+        })
+    }
+
+    /// Runs a read on a pooled connection on the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = readers.lock().expect("readers lock").pop();
+            let conn = match pooled {
+                Some(conn) => conn,
+                None => {
+                    let conn = Connection::open(&path)?;
+                    schema::configure(&conn)?;
+                    conn
+                }
+            };
+            let result = work(&conn);
+            let mut pool = readers.lock().expect("readers lock");
+            if pool.len() < READ_POOL {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| backend(e.to_string()))?
+        .map_err(db)
+    }
+}
+
+fn reply<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>, value: T) -> Completion {
+    Box::new(move |commit| {
+        let _ = tx.send(commit.map(|()| value).map_err(StoreError::Backend));
+    })
+}
+
+fn backend(message: impl Into<String>) -> StoreError {
+    StoreError::Backend(message.into())
+}
+
+fn db(err: rusqlite::Error) -> StoreError {
+    StoreError::Backend(err.to_string())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        default_room: &str,
+    ) -> StoreResult<(User, Conversation)> {
+        let (username, hash, room) = (
+            username.to_owned(),
+            password_hash.to_owned(),
+            default_room.to_owned(),
+        );
+        self.write(move |ctx| {
+            let now = clock::now_ms();
+            let taken: Option<i64> = ctx
+                .conn
+                .query_row(
+                    "SELECT id FROM users WHERE username = ?1",
+                    [&username],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "username {username} is taken"
+                )));
+            }
+            ctx.conn
+                .execute(
+                    "INSERT INTO users (username, password_hash, created_ms) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![username, hash, now],
+                )
+                .map_err(db)?;
+            let user = User {
+                id: ctx.conn.last_insert_rowid(),
+                username,
+            };
+            let conv = queries::room_get_or_create(&ctx.conn, &room, now).map_err(db)?;
+            queries::add_member(&ctx.conn, conv.id, user.id, conv.last_seq, now).map_err(db)?;
+            Ok((user, conv))
+        })
+        .await
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
+        let username = username.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT id, username, password_hash FROM users WHERE username = ?1",
+                [username],
+                |r| {
+                    Ok(Credentials {
+                        user: User {
+                            id: r.get(0)?,
+                            username: r.get(1)?,
+                        },
+                        password_hash: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn create_token(&self, user: UserId, token: TokenHash) -> StoreResult<()> {
+        self.write(move |ctx| {
+            ctx.conn
+                .execute(
+                    "INSERT INTO tokens (hash, user_id, created_ms) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![&token.0[..], user, clock::now_ms()],
+                )
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_token(&self, token: TokenHash) -> StoreResult<Option<User>> {
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT u.id, u.username FROM tokens t JOIN users u ON u.id = t.user_id
+                 WHERE t.hash = ?1",
+                [&token.0[..]],
+                |r| {
+                    Ok(User {
+                        id: r.get(0)?,
+                        username: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn revoke_token(&self, token: TokenHash) -> StoreResult<bool> {
+        self.write(move |ctx| {
+            let removed = ctx
+                .conn
+                .execute("DELETE FROM tokens WHERE hash = ?1", [&token.0[..]])
+                .map_err(db)?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn directory(&self) -> StoreResult<Directory> {
+        self.read(queries::directory).await
+    }
+
+    async fn room(&self, name: &str) -> StoreResult<Conversation> {
+        let name = name.to_owned();
+        self.write(move |ctx| {
+            queries::room_get_or_create(&ctx.conn, &name, clock::now_ms()).map_err(db)
+        })
+        .await
+    }
+
+    async fn join(&self, conv: ConvId, user: UserId) -> StoreResult<bool> {
+        self.write(move |ctx| {
+            let last_seq: u64 = ctx
+                .conn
+                .query_row(
+                    "SELECT last_seq FROM conversations WHERE id = ?1",
+                    [conv],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?
+                .ok_or_else(|| StoreError::NotFound("no such conversation".into()))?;
+            queries::add_member(&ctx.conn, conv, user, last_seq, clock::now_ms()).map_err(db)
+        })
+        .await
+    }
+
+    async fn leave(&self, conv: ConvId, user: UserId) -> StoreResult<bool> {
+        self.write(move |ctx| {
+            let removed = ctx
+                .conn
+                .execute(
+                    "DELETE FROM members WHERE conv_id = ?1 AND user_id = ?2",
+                    [conv, user],
+                )
+                .map_err(db)?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn direct(&self, a: UserId, b: UserId) -> StoreResult<Conversation> {
+        let (a, b) = (a.min(b), a.max(b));
+        self.write(move |ctx| {
+            queries::direct_get_or_create(&ctx.conn, a, b, clock::now_ms()).map_err(db)
+        })
+        .await
+    }
+
+    fn append(&self, message: NewMessage) -> BoxFuture<'static, StoreResult<Appended>> {
+        let feed = self.feed.clone();
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |ctx| {
+            let now = clock::now_ms();
+            match queries::append(ctx, &message, now) {
+                Ok(Appended::New(stored)) => {
+                    let committed = Committed {
+                        message: stored.clone(),
+                        client_id: message.client_id,
+                        origin: message.origin,
+                    };
+                    let done: Completion = Box::new(move |commit| {
+                        if commit.is_ok() {
+                            feed(committed);
+                        }
+                        let _ = tx.send(
+                            commit
+                                .map(|()| Appended::New(stored))
+                                .map_err(StoreError::Backend),
+                        );
+                    });
+                    (true, done)
+                }
+                Ok(duplicate) => (true, reply(tx, duplicate)),
+                Err(err) => (false, Box::new(move |_| drop(tx.send(Err(db(err)))))),
+            }
+        });
+        let queued = self.enqueue(job);
+        Box::pin(async move {
+            queued?;
+            rx.await
+                .unwrap_or_else(|_| Err(backend("store writer stopped")))
+        })
+    }
+
+    async fn page(
+        &self,
+        conv: ConvId,
+        page: Page,
+        limit: u32,
+    ) -> StoreResult<(Vec<StoredMessage>, bool)> {
+        self.read(move |conn| queries::page(conn, conv, page, limit))
+            .await
+    }
+
+    async fn seq_of(&self, conv: ConvId, message_id: &str) -> StoreResult<Option<u64>> {
+        let id = message_id.to_owned();
+        self.read(move |conn| {
+            conn.query_row(
+                "SELECT seq FROM messages WHERE id = ?1 AND conv_id = ?2",
+                rusqlite::params![id, conv],
+                |r| r.get(0),
+            )
+            .optional()
+        })
+        .await
+    }
+
+    async fn unread(&self, user: UserId) -> StoreResult<Vec<Unread>> {
+        self.read(move |conn| queries::unread(conn, user)).await
+    }
+
+    async fn save_cursors(&self, cursors: Vec<(UserId, ConvId, u64)>) -> StoreResult<()> {
+        if cursors.is_empty() {
+            return Ok(());
+        }
+        self.write(move |ctx| queries::save_cursors(&ctx.conn, &cursors).map_err(db))
+            .await
+    }
+
+    async fn close(&self) {
+        // Dropping the sender lets the writer finish the queue and exit.
+        self.jobs.lock().expect("jobs lock").take();
+        let handle = self.writer.lock().expect("writer lock").take();
+        if let Some(handle) = handle {
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+            tracing::info!("sqlite store closed");
+        }
+    }
+}
