@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -39,7 +40,7 @@ pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<WsQuery>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if let Err(err) = check_origin(&headers, &state.hub.config().allowed_origins) {
         return err.into_response();
@@ -50,6 +51,10 @@ pub async fn upgrade(
             Err(err) => return err.into_response(),
         },
         None => None,
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => return rejection.into_response(),
     };
     let limits = state.hub.config().limits;
     let tracker = state.tasks.clone();

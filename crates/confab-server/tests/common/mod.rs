@@ -1,0 +1,282 @@
+//! Test helpers: a real server on an ephemeral port with a temporary data dir, a minimal HTTP
+//! client for the REST API, and a WebSocket client that speaks the protocol's JSON.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use confab_server::Config;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for an expected frame.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+    shutdown: CancellationToken,
+    task: JoinHandle<Result<(), confab_server::ServeError>>,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Self {
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().to_owned();
+        let mut server = Self::start_in(dir, tune).await;
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts on an existing data dir (for restarts). The caller keeps the dir alive.
+    pub async fn start_in(dir: PathBuf, tune: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config {
+            data_dir: dir.clone(),
+            ..Config::default()
+        };
+        tune(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(confab_server::run(config, listener, shutdown.clone()));
+        Self {
+            addr,
+            dir,
+            _temp: None,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Graceful shutdown; returns the temp dir so a restart can reuse it.
+    pub async fn stop(self) -> Option<tempfile::TempDir> {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.task)
+            .await
+            .expect("server stops in time")
+            .unwrap()
+            .unwrap();
+        self._temp
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// `POST` JSON; returns status and parsed body (Null when empty).
+    pub async fn post(&self, path: &str, body: &str, token: Option<&str>) -> (u16, Value) {
+        http(self.addr, "POST", path, Some(body), token).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        http(self.addr, "GET", path, None, token).await
+    }
+
+    /// Registers a user and returns their token.
+    pub async fn register(&self, username: &str) -> String {
+        let body = json!({ "username": username, "password": PASSWORD }).to_string();
+        let (status, reply) = self.post("/api/v1/register", &body, None).await;
+        assert_eq!(status, 201, "register {username}: {reply}");
+        reply["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers a user and connects one session.
+    pub async fn user(&self, username: &str) -> (String, Client) {
+        let token = self.register(username).await;
+        let client = self.connect(&token).await;
+        (token, client)
+    }
+
+    /// Connects with `?token=` and reads `ready`.
+    pub async fn connect(&self, token: &str) -> Client {
+        let mut client = Client::open(&format!("{}?token={token}", self.ws_url())).await;
+        let ready = client.recv().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        client.ready = ready;
+        client
+    }
+}
+
+/// A one-shot HTTP/1.1 request with `Connection: close`.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let body = body.unwrap_or("");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{auth}\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
+        .await
+        .expect("http response in time")
+        .unwrap();
+    let text = String::from_utf8(raw).unwrap();
+    let status: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    let value = serde_json::from_str(body).unwrap_or(Value::Null);
+    (status, value)
+}
+
+pub struct Client {
+    pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    pub ready: Value,
+    next_id: u64,
+}
+
+/// How a connection ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Ended {
+    Closed(u16),
+    Dropped,
+}
+
+impl Client {
+    pub async fn open(url: &str) -> Self {
+        Self::open_request(url.into_client_request().unwrap()).await
+    }
+
+    pub async fn open_request(
+        request: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        Self {
+            ws,
+            ready: Value::Null,
+            next_id: 0,
+        }
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.ws.send(message).await.unwrap();
+    }
+
+    /// The next frame, whatever it is.
+    pub async fn recv(&mut self) -> Value {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("a frame in time")
+                .expect("connection open")
+                .expect("frame readable");
+            match message {
+                Message::Text(text) => return serde_json::from_str(text.as_str()).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping presence, typing and membership events.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+            let skippable = ["presence", "typing", "membership"];
+            assert!(
+                skippable.contains(&frame["type"].as_str().unwrap_or("")),
+                "expected {kind}, got {frame}"
+            );
+        }
+    }
+
+    /// Sends a frame with a fresh id and returns the frame that answers it, skipping events.
+    pub async fn request(&mut self, mut frame: Value) -> Value {
+        self.next_id += 1;
+        let id = format!("r{}", self.next_id);
+        frame["id"] = json!(id);
+        self.send(frame).await;
+        loop {
+            let reply = self.recv().await;
+            if reply["reply_to"] == json!(id) {
+                return reply;
+            }
+        }
+    }
+
+    /// Sends a message with the given client id; returns the ack (or error).
+    pub async fn say(&mut self, receiver: &str, content: &str) -> Value {
+        self.request(json!({"type": "message", "receiver": receiver, "content": content}))
+            .await
+    }
+
+    /// Asserts nothing but events of the given kinds arrives for `wait`.
+    pub async fn expect_quiet(&mut self, wait: Duration, allowed: &[&str]) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.ws.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+                    assert!(
+                        allowed.contains(&frame["type"].as_str().unwrap_or("")),
+                        "unexpected frame {frame}"
+                    );
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+                Ok(other) => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the connection ends; returns how. Frames before the end are returned too.
+    pub async fn until_end(&mut self) -> (Ended, Vec<Value>) {
+        let mut frames = Vec::new();
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("connection ends in time")
+            {
+                Some(Ok(Message::Text(text))) => {
+                    frames.push(serde_json::from_str(text.as_str()).unwrap())
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    let code = frame.map_or(1005, |f| u16::from(f.code));
+                    return (Ended::Closed(code), frames);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return (Ended::Dropped, frames),
+            }
+        }
+    }
+}
+
+pub fn close_code(code: u16) -> CloseCode {
+    CloseCode::from(code)
+}
