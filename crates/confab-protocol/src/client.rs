@@ -2,6 +2,8 @@
 //! Every frame may carry an `id` (a string the client picks); the server answers a frame that
 //! has one with exactly one frame whose `reply_to` is that id.
 
+use std::collections::BTreeMap;
+
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +78,8 @@ impl ClientFrame {
     }
 }
 
-/// `login`: either `token`, or `username` and `password`.
+/// `login`: either `token`, or `username` and `password`. `cursors` (receiver to the last
+/// sequence number the client holds) makes the catch-up after `ready` start exactly there.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Login {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +90,8 @@ pub struct Login {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub cursors: BTreeMap<Receiver, u64>,
 }
 
 /// `message`: content for a room or a user. `sender` and `timestamp` may be present for

@@ -88,6 +88,12 @@ fn validate(frame: &mut ClientFrame, limits: &Limits) -> Result<(), Invalid> {
 }
 
 fn validate_login(login: &Login) -> Result<(), Invalid> {
+    if login.cursors.len() > Limits::MAX_LOGIN_CURSORS {
+        return Err((
+            ErrorCode::TooLarge,
+            format!("at most {} cursors", Limits::MAX_LOGIN_CURSORS),
+        ));
+    }
     match (&login.token, &login.username, &login.password) {
         (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),
         _ => Err((
@@ -244,6 +250,19 @@ mod tests {
     #[test]
     fn login_needs_one_credential_form() {
         assert!(decode(r#"{"type":"login","token":"t"}"#).is_ok());
+        let resumed = decode(r##"{"type":"login","token":"t","cursors":{"#General":4,"bob":2}}"##);
+        let ClientFrame::Login(login) = resumed.unwrap() else {
+            panic!("not login")
+        };
+        assert_eq!(login.cursors.len(), 2);
+        assert_eq!(
+            login.cursors.get(&Receiver::parse("#general").unwrap()),
+            Some(&4)
+        );
+        assert_eq!(
+            code_of(r##"{"type":"login","token":"t","cursors":{"bad name":1}}"##).0,
+            ErrorCode::BadRequest
+        );
         assert!(decode(r#"{"type":"login","username":"a","password":"b"}"#).is_ok());
         assert_eq!(code_of(r#"{"type":"login"}"#).0, ErrorCode::BadRequest);
         assert_eq!(

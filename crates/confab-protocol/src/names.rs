@@ -101,7 +101,7 @@ pub fn check_password(password: &str) -> Result<(), NameError> {
 }
 
 /// Where a message or typing notice goes: a room (`#name`) or a user (a direct message).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Receiver {
     /// A room the sender is a member of.

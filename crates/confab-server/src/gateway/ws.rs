@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::AppError;
 use crate::http::{bearer_token, check_origin, AppState};
 use crate::hub::sessions::SessionControl;
-use crate::hub::{Authed, Credentials, Hub, Next, Outbox, Session};
+use crate::hub::{Authed, Credentials, Hub, Next, Outbox, Resume, Session};
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -67,14 +67,14 @@ pub async fn upgrade(
 
 async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: CancellationToken) {
     let (mut sink, mut stream) = socket.split();
-    let (authed, reply_to) = match authed {
-        Some(authed) => (authed, None),
+    let (authed, resume) = match authed {
+        Some(authed) => (authed, Resume::default()),
         None => match login(&hub, &mut sink, &mut stream, &shutdown).await {
             Some(found) => found,
             None => return,
         },
     };
-    let (mut session, outbox) = match hub.open_session(authed, reply_to).await {
+    let (mut session, outbox) = match hub.open_session(authed, resume).await {
         Ok(opened) => opened,
         Err(err) => {
             let _ = send_frame(&mut sink, &ServerFrame::error(err.code, err.message, None)).await;
@@ -235,7 +235,7 @@ async fn login(
     sink: &mut Sink,
     stream: &mut Stream,
     shutdown: &CancellationToken,
-) -> Option<(Authed, Option<String>)> {
+) -> Option<(Authed, Resume)> {
     let limits = hub.config().limits;
     let deadline = Instant::now() + hub.config().session.login_timeout();
     let mut failures = 0;
@@ -279,7 +279,13 @@ async fn login(
                     _ => unreachable!("decode checks the login shape"),
                 };
                 match hub.authenticate(credentials).await {
-                    Ok(authed) => return Some((authed, login.id)),
+                    Ok(authed) => {
+                        let resume = Resume {
+                            reply_to: login.id,
+                            cursors: login.cursors,
+                        };
+                        return Some((authed, resume));
+                    }
                     Err(err) => {
                         failures += 1;
                         error_frame(err, login.id)

@@ -115,6 +115,13 @@ impl Directory {
             .is_some_and(|entry| entry.members.contains(&user))
     }
 
+    /// The newest sequence number known for a conversation.
+    pub fn last_seq(&self, conv: ConvId) -> u64 {
+        self.convs
+            .get(&conv)
+            .map_or(0, |entry| entry.last_seq.load(Ordering::Acquire))
+    }
+
     /// Notes a committed message's sequence number.
     pub fn saw_seq(&self, conv: ConvId, seq: u64) {
         if let Some(entry) = self.convs.get(&conv) {

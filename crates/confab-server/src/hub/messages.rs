@@ -38,6 +38,12 @@ impl Hub {
                 "too many messages; slow down",
             ));
         }
+        let session_permit = session
+            .in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AppError::internal())?;
         let permit = self
             .inner
             .writes
@@ -57,7 +63,7 @@ impl Hub {
         let reply_to = message.id;
         tokio::spawn(async move {
             let outcome = pending.await;
-            drop(permit);
+            drop((permit, session_permit));
             let frame = match outcome {
                 Ok(Appended::New(_)) => return,
                 Ok(Appended::Duplicate(original)) => match reply_to {

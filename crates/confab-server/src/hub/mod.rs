@@ -17,14 +17,15 @@ pub mod ratelimit;
 mod rooms;
 pub mod sessions;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use confab_protocol::{
-    ChatMessage, ClientFrame, ConversationInfo, ErrorCode, FrameError, Ready, ServerFrame,
-    UserInfo, PROTOCOL_VERSION,
+    ChatMessage, ClientFrame, ConversationInfo, ErrorCode, FrameError, Ready, Receiver,
+    ServerFrame, UserInfo, PROTOCOL_VERSION,
 };
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -34,7 +35,7 @@ use crate::auth::{PasswordHasher, Token, TokenHash};
 use crate::bus::{Bus, Event};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::store::{Store, StoredMessage, User};
+use crate::store::{Store, StoredMessage, Unread, User, UserId};
 pub use accounts::Credentials;
 use cursors::Cursors;
 use directory::Directory;
@@ -77,11 +78,21 @@ pub struct Authed {
     pub new_token: Option<Token>,
 }
 
+/// How a session resumes: the `login` frame's id and the client's own cursors.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub reply_to: Option<String>,
+    pub cursors: BTreeMap<Receiver, u64>,
+}
+
 /// One open session, owned by its transport's task.
 pub struct Session {
     pub handle: SessionHandle,
     pub user: User,
     frames: TokenBucket,
+    /// Messages sent but not yet committed. Bounded below the outbound queue, so the acks of
+    /// one commit batch can never overflow the sender's own queue.
+    in_flight: Arc<Semaphore>,
 }
 
 impl Session {
@@ -172,7 +183,7 @@ impl Hub {
     pub async fn open_session(
         &self,
         authed: Authed,
-        reply_to: Option<String>,
+        resume: Resume,
     ) -> Result<(Session, Outbox), AppError> {
         let config = &self.inner.config;
         let id = self.inner.next_session.fetch_add(1, Ordering::Relaxed);
@@ -201,8 +212,9 @@ impl Hub {
                 entry.cursor = entry.cursor.max(seen);
             }
         }
+        self.apply_client_cursors(authed.user.id, &resume.cursors, &mut unread);
         unread.retain(|entry| entry.cursor < entry.last_seq);
-        let ready = self.ready_frame(&authed, id, reply_to);
+        let ready = self.ready_frame(&authed, id, resume.reply_to);
         tracing::info!(session = id, user = %authed.user.username, catch_up = unread.len(), "session open");
         let outbox = Outbox::new(
             self.clone(),
@@ -216,8 +228,38 @@ impl Hub {
             handle,
             user: authed.user,
             frames: TokenBucket::new(rate.frames_per_sec, rate.frames_burst),
+            in_flight: Arc::new(Semaphore::new((config.session.outbound_queue / 4).max(1))),
         };
         Ok((session, outbox))
+    }
+
+    /// Where the client said how far it got, its word wins over the server's cursor.
+    fn apply_client_cursors(
+        &self,
+        user: UserId,
+        cursors: &BTreeMap<Receiver, u64>,
+        unread: &mut Vec<Unread>,
+    ) {
+        for (receiver, &seq) in cursors {
+            let conv = match receiver {
+                Receiver::Room(room) => self.directory().room(room.as_str()),
+                Receiver::User(peer) => self
+                    .directory()
+                    .user_id(peer.as_str())
+                    .and_then(|peer| self.directory().direct(user, peer)),
+            };
+            let Some(conv) = conv.filter(|&conv| self.directory().is_member(conv, user)) else {
+                continue;
+            };
+            match unread.iter_mut().find(|entry| entry.conv == conv) {
+                Some(entry) => entry.cursor = seq,
+                None => unread.push(Unread {
+                    conv,
+                    cursor: seq,
+                    last_seq: self.directory().last_seq(conv),
+                }),
+            }
+        }
     }
 
     fn ready_frame(&self, authed: &Authed, session: u64, reply_to: Option<String>) -> ServerFrame {

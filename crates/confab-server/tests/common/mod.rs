@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use confab_server::Config;
@@ -114,6 +115,20 @@ impl TestServer {
     }
 }
 
+impl TestServer {
+    /// Connects with an in-band `login` carrying the client's cursors, and reads `ready`.
+    pub async fn resume(&self, token: &str, cursors: Value) -> Client {
+        let mut client = Client::open(&self.ws_url()).await;
+        client
+            .send(json!({"type": "login", "token": token, "cursors": cursors}))
+            .await;
+        let ready = client.recv().await;
+        assert_eq!(ready["type"], "ready", "{ready}");
+        client.ready = ready;
+        client
+    }
+}
+
 /// A one-shot HTTP/1.1 request with `Connection: close`.
 pub async fn http(
     addr: SocketAddr,
@@ -145,10 +160,12 @@ pub async fn http(
     (status, value)
 }
 
+/// Frame ids unique within the test process, so a reconnecting user never reuses one.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
 pub struct Client {
     pub ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     pub ready: Value,
-    next_id: u64,
 }
 
 /// How a connection ended.
@@ -170,7 +187,6 @@ impl Client {
         Self {
             ws,
             ready: Value::Null,
-            next_id: 0,
         }
     }
 
@@ -218,8 +234,7 @@ impl Client {
 
     /// Sends a frame with a fresh id and returns the frame that answers it, skipping events.
     pub async fn request(&mut self, mut frame: Value) -> Value {
-        self.next_id += 1;
-        let id = format!("r{}", self.next_id);
+        let id = format!("r{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
         frame["id"] = json!(id);
         self.send(frame).await;
         loop {

@@ -1,0 +1,249 @@
+//! Delivery guarantees: offline push, catch-up cursors, idempotent resends, history paging,
+//! durability across a restart, slow consumers and graceful shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Ended, TestServer};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message;
+
+const EVENTS: &[&str] = &["presence", "typing", "membership"];
+
+#[tokio::test]
+async fn offline_users_get_what_they_missed_in_order_and_once() {
+    let server = TestServer::start().await;
+    let (_, mut alice) = server.user("alice").await;
+    let (bob_token, bob) = server.user("bob").await;
+    drop(bob);
+    alice.recv_type("presence").await;
+    alice.recv_type("presence").await;
+
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        sent.push(alice.say("#general", &format!("room {i}")).await["id"].clone());
+    }
+    sent.push(alice.say("bob", "dm while away").await["id"].clone());
+
+    let mut bob = server.connect(&bob_token).await;
+    assert_eq!(bob.ready["rooms"][0]["last_seq"], 5);
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        got.push(bob.recv_type("message").await);
+    }
+    let mut ids: Vec<Value> = got.iter().map(|m| m["id"].clone()).collect();
+    let room: Vec<u64> = got
+        .iter()
+        .filter(|m| m["receiver"] == "#general")
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(room, vec![1, 2, 3, 4, 5], "in order");
+    ids.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    sent.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(ids, sent, "every missed message, once");
+    bob.expect_quiet(Duration::from_millis(300), EVENTS).await;
+
+    // Delivered now: a new session is not pushed them again.
+    drop(bob);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut again = server.connect(&bob_token).await;
+    again.expect_quiet(Duration::from_millis(400), EVENTS).await;
+}
+
+#[tokio::test]
+async fn a_resend_with_the_same_id_is_acked_again_but_stored_once() {
+    let server = TestServer::start().await;
+    let (_, mut alice) = server.user("alice").await;
+    let (_, mut bob) = server.user("bob").await;
+    let frame = json!({"type": "message", "id": "same-1", "receiver": "#general", "content": "once"});
+    alice.send(frame.clone()).await;
+    let first = alice.recv_type("ack").await;
+    alice.send(frame).await;
+    let second = alice.recv_type("ack").await;
+    assert_eq!(first["id"], second["id"]);
+    assert_eq!(first["seq"], second["seq"]);
+    assert_eq!(second["duplicate"], true);
+    assert!(first.get("duplicate").is_none());
+    assert_eq!(bob.recv_type("message").await["content"], "once");
+    bob.expect_quiet(Duration::from_millis(300), EVENTS).await;
+    let history = bob
+        .request(json!({"type": "history", "receiver": "#general"}))
+        .await;
+    assert_eq!(history["messages"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn history_pages_backwards_and_forwards() {
+    let server = TestServer::start_with(|c| c.rate.messages_burst = 100.0).await;
+    let (token, mut alice) = server.user("alice").await;
+    let mut ids = Vec::new();
+    for i in 1..=25 {
+        ids.push(alice.say("#general", &format!("m{i}")).await["id"].as_str().unwrap().to_owned());
+    }
+    let latest = alice
+        .request(json!({"type": "history", "receiver": "#general", "limit": 10}))
+        .await;
+    let contents = |page: &Value| -> Vec<String> {
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(latest["type"], "history");
+    assert_eq!(contents(&latest), (16..=25).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(latest["has_more"], true);
+    let before = alice
+        .request(json!({"type": "history", "receiver": "#general", "limit": 10, "before": latest["messages"][0]["id"]}))
+        .await;
+    assert_eq!(contents(&before), (6..=15).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    let first = alice
+        .request(json!({"type": "history", "receiver": "#general", "limit": 10, "before": before["messages"][0]["id"]}))
+        .await;
+    assert_eq!(contents(&first).len(), 5);
+    assert_eq!(first["has_more"], false);
+
+    // The catch-up cursor: everything after the last id seen.
+    let after = alice
+        .request(json!({"type": "history", "receiver": "#general", "after": ids[19]}))
+        .await;
+    assert_eq!(contents(&after), (21..=25).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(after["has_more"], false);
+
+    let capped = alice
+        .request(json!({"type": "history", "receiver": "#general", "limit": 1000}))
+        .await;
+    assert_eq!(capped["messages"].as_array().unwrap().len(), 25);
+    let missing = alice
+        .request(json!({"type": "history", "receiver": "#general", "before": "01NOSUCHMESSAGE"}))
+        .await;
+    assert_eq!(missing["code"], "not_found");
+    let not_member = alice
+        .request(json!({"type": "history", "receiver": "#secret"}))
+        .await;
+    assert_eq!(not_member["code"], "not_found");
+    let empty_dm = alice
+        .request(json!({"type": "history", "receiver": "alice"}))
+        .await;
+    assert_eq!(empty_dm["messages"], json!([]));
+
+    let path = format!("/api/v1/history?receiver=%23general&limit=3&after={}", ids[0]);
+    let (status, rest) = server.get(&path, Some(&token)).await;
+    assert_eq!(status, 200, "{rest}");
+    assert_eq!(contents(&rest), vec!["m2", "m3", "m4"]);
+    assert_eq!(rest["has_more"], true);
+    let (status, _) = server.get("/api/v1/history?receiver=%23nope", Some(&token)).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_a_restart() {
+    let server = TestServer::start().await;
+    let (token, mut alice) = server.user("alice").await;
+    let (bob_token, bob) = server.user("bob").await;
+    drop(bob);
+    let ack = alice.say("#general", "remember me").await;
+    assert_eq!(ack["type"], "ack");
+    let dm = alice.say("bob", "and me").await;
+    assert_eq!(dm["type"], "ack");
+    let dir = server.dir.clone();
+    let temp = server.stop().await;
+
+    let server = TestServer::start_in(dir, |_| {}).await;
+    let mut alice = server.connect(&token).await;
+    let history = alice
+        .request(json!({"type": "history", "receiver": "#general"}))
+        .await;
+    assert_eq!(history["messages"][0]["id"], ack["id"]);
+    assert_eq!(history["messages"][0]["content"], "remember me");
+    // Bob was offline throughout: the restart did not lose his push.
+    let mut bob = server.connect(&bob_token).await;
+    let first = bob.recv_type("message").await;
+    let second = bob.recv_type("message").await;
+    let mut got = vec![first["content"].clone(), second["content"].clone()];
+    got.sort_by_key(|v| v.as_str().unwrap().to_owned());
+    assert_eq!(got, vec![json!("and me"), json!("remember me")]);
+    // Sequence numbers carry on.
+    assert_eq!(alice.say("#general", "after restart").await["seq"], 2);
+    server.stop().await;
+    drop(temp);
+}
+
+#[tokio::test]
+async fn shutdown_closes_sessions_with_1001() {
+    let server = TestServer::start().await;
+    let (_, mut alice) = server.user("alice").await;
+    let stopping = tokio::spawn(server.stop());
+    let (ended, _) = alice.until_end().await;
+    assert_eq!(ended, Ended::Closed(1001));
+    stopping.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_cut_off_and_loses_nothing() {
+    let server = TestServer::start_with(|c| {
+        c.session.outbound_queue = 16;
+        c.rate.frames_per_sec = 100_000.0;
+        c.rate.frames_burst = 100_000.0;
+        c.rate.messages_per_sec = 100_000.0;
+        c.rate.messages_burst = 100_000.0;
+    })
+    .await;
+    let (_, mut alice) = server.user("alice").await;
+    let (bob_token, mut bob) = server.user("bob").await;
+    alice.recv_type("presence").await;
+    let total = 1500;
+    let content = "x".repeat(4000);
+    // Bob reads nothing while Alice floods: his socket buffers fill, then his queue. Alice
+    // reads her acks as they come, so she keeps up.
+    let (mut tx, mut rx) = alice.ws.split();
+    let acks = tokio::spawn(async move {
+        let mut acks = 0;
+        while acks < total {
+            let Some(Ok(Message::Text(text))) = rx.next().await else {
+                continue;
+            };
+            let frame: Value = serde_json::from_str(text.as_str()).unwrap();
+            match frame["type"].as_str() {
+                Some("ack") => acks += 1,
+                Some(kind) => assert!(EVENTS.contains(&kind), "{frame}"),
+                None => panic!("{frame}"),
+            }
+        }
+    });
+    for i in 0..total {
+        let frame = json!({"type": "message", "id": format!("f{i}"), "receiver": "#general", "content": content});
+        tx.send(Message::Text(frame.to_string().into())).await.unwrap();
+    }
+    tokio::time::timeout(Duration::from_secs(60), acks)
+        .await
+        .expect("every message acked in time")
+        .unwrap();
+    let (ended, frames) = bob.until_end().await;
+    assert!(
+        matches!(ended, Ended::Closed(4000) | Ended::Dropped),
+        "slow consumer is disconnected: {ended:?}"
+    );
+    let mut seqs: Vec<u64> = frames
+        .iter()
+        .filter(|f| f["type"] == "message")
+        .map(|f| f["seq"].as_u64().unwrap())
+        .collect();
+    assert!(seqs.len() < total, "bob was cut off before the end");
+
+    // Reconnecting from the last sequence number seen catches up on the rest, with no gap and
+    // no duplicate.
+    let last = *seqs.last().unwrap();
+    let mut bob = server.resume(&bob_token, json!({"#general": last})).await;
+    while seqs.len() < total {
+        let frame = bob.recv_type("message").await;
+        seqs.push(frame["seq"].as_u64().unwrap());
+    }
+    let mut sorted = seqs.clone();
+    sorted.dedup();
+    assert_eq!(sorted, (1..=total as u64).collect::<Vec<_>>(), "in order, once each");
+    bob.expect_quiet(Duration::from_millis(300), EVENTS).await;
+}
