@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Size limits applied while decoding client frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Largest frame accepted, in bytes. Bigger frames close the connection (1009).
     pub max_frame_bytes: usize,

@@ -73,7 +73,10 @@ async fn websocket_authenticates_by_header_query_and_in_band() {
         .send(json!({"type": "login", "token": token, "id": "l1"}))
         .await;
     let ready = in_band.recv().await;
-    assert_eq!((ready["type"].as_str(), ready["reply_to"].as_str()), (Some("ready"), Some("l1")));
+    assert_eq!(
+        (ready["type"].as_str(), ready["reply_to"].as_str()),
+        (Some("ready"), Some("l1"))
+    );
 
     let mut by_password = Client::open(&server.ws_url()).await;
     by_password
@@ -103,10 +106,14 @@ async fn unauthenticated_frames_are_refused() {
         .request(json!({"type": "login", "username": "dave", "password": "wrong password"}))
         .await;
     assert_eq!(reply["code"], "unauthorized");
-    let reply = client.request(json!({"type": "login", "token": "bogus"})).await;
+    let reply = client
+        .request(json!({"type": "login", "token": "bogus"}))
+        .await;
     assert_eq!(reply["code"], "unauthorized");
     // Still usable: a good login works on the same connection.
-    let ready = client.request(json!({"type": "login", "token": token})).await;
+    let ready = client
+        .request(json!({"type": "login", "token": token}))
+        .await;
     assert_eq!(ready["type"], "ready");
 
     let mut idle = Client::open(&server.ws_url()).await;
@@ -149,14 +156,27 @@ async fn logout_revokes_the_token_and_closes_its_sessions() {
     let (ended, _) = first.until_end().await;
     assert_eq!(ended, Ended::Closed(1000));
     let (ended, _) = second.until_end().await;
-    assert_eq!(ended, Ended::Closed(4001), "other sessions on the token close");
+    assert_eq!(
+        ended,
+        Ended::Closed(4001),
+        "other sessions on the token close"
+    );
     assert_eq!(server.get(&format!("/ws?token={token}"), None).await.0, 401);
-    assert_eq!(unrelated.request(json!({"type": "ping"})).await["type"], "pong");
+    assert_eq!(
+        unrelated.request(json!({"type": "ping"})).await["type"],
+        "pong"
+    );
 
     // REST logout too.
     let (status, _) = server.post("/api/v1/logout", "", Some(&other_token)).await;
     assert_eq!(status, 204);
     let (ended, _) = unrelated.until_end().await;
     assert_eq!(ended, Ended::Closed(4001));
-    assert_eq!(server.post("/api/v1/logout", "", Some(&other_token)).await.0, 401);
+    assert_eq!(
+        server
+            .post("/api/v1/logout", "", Some(&other_token))
+            .await
+            .0,
+        401
+    );
 }

@@ -57,7 +57,8 @@ async fn a_resend_with_the_same_id_is_acked_again_but_stored_once() {
     let server = TestServer::start().await;
     let (_, mut alice) = server.user("alice").await;
     let (_, mut bob) = server.user("bob").await;
-    let frame = json!({"type": "message", "id": "same-1", "receiver": "#general", "content": "once"});
+    let frame =
+        json!({"type": "message", "id": "same-1", "receiver": "#general", "content": "once"});
     alice.send(frame.clone()).await;
     let first = alice.recv_type("ack").await;
     alice.send(frame).await;
@@ -80,7 +81,12 @@ async fn history_pages_backwards_and_forwards() {
     let (token, mut alice) = server.user("alice").await;
     let mut ids = Vec::new();
     for i in 1..=25 {
-        ids.push(alice.say("#general", &format!("m{i}")).await["id"].as_str().unwrap().to_owned());
+        ids.push(
+            alice.say("#general", &format!("m{i}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     let latest = alice
         .request(json!({"type": "history", "receiver": "#general", "limit": 10}))
@@ -94,12 +100,18 @@ async fn history_pages_backwards_and_forwards() {
             .collect()
     };
     assert_eq!(latest["type"], "history");
-    assert_eq!(contents(&latest), (16..=25).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        contents(&latest),
+        (16..=25).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
     assert_eq!(latest["has_more"], true);
     let before = alice
         .request(json!({"type": "history", "receiver": "#general", "limit": 10, "before": latest["messages"][0]["id"]}))
         .await;
-    assert_eq!(contents(&before), (6..=15).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        contents(&before),
+        (6..=15).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
     let first = alice
         .request(json!({"type": "history", "receiver": "#general", "limit": 10, "before": before["messages"][0]["id"]}))
         .await;
@@ -110,7 +122,10 @@ async fn history_pages_backwards_and_forwards() {
     let after = alice
         .request(json!({"type": "history", "receiver": "#general", "after": ids[19]}))
         .await;
-    assert_eq!(contents(&after), (21..=25).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        contents(&after),
+        (21..=25).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
     assert_eq!(after["has_more"], false);
 
     let capped = alice
@@ -130,12 +145,17 @@ async fn history_pages_backwards_and_forwards() {
         .await;
     assert_eq!(empty_dm["messages"], json!([]));
 
-    let path = format!("/api/v1/history?receiver=%23general&limit=3&after={}", ids[0]);
+    let path = format!(
+        "/api/v1/history?receiver=%23general&limit=3&after={}",
+        ids[0]
+    );
     let (status, rest) = server.get(&path, Some(&token)).await;
     assert_eq!(status, 200, "{rest}");
     assert_eq!(contents(&rest), vec!["m2", "m3", "m4"]);
     assert_eq!(rest["has_more"], true);
-    let (status, _) = server.get("/api/v1/history?receiver=%23nope", Some(&token)).await;
+    let (status, _) = server
+        .get("/api/v1/history?receiver=%23nope", Some(&token))
+        .await;
     assert_eq!(status, 404);
 }
 
@@ -216,7 +236,9 @@ async fn a_slow_consumer_is_cut_off_and_loses_nothing() {
     });
     for i in 0..total {
         let frame = json!({"type": "message", "id": format!("f{i}"), "receiver": "#general", "content": content});
-        tx.send(Message::Text(frame.to_string().into())).await.unwrap();
+        tx.send(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
     }
     tokio::time::timeout(Duration::from_secs(60), acks)
         .await
@@ -244,6 +266,10 @@ async fn a_slow_consumer_is_cut_off_and_loses_nothing() {
     }
     let mut sorted = seqs.clone();
     sorted.dedup();
-    assert_eq!(sorted, (1..=total as u64).collect::<Vec<_>>(), "in order, once each");
+    assert_eq!(
+        sorted,
+        (1..=total as u64).collect::<Vec<_>>(),
+        "in order, once each"
+    );
     bob.expect_quiet(Duration::from_millis(300), EVENTS).await;
 }

@@ -16,13 +16,24 @@ async fn room_messages_reach_every_member_but_the_sending_session() {
     let (_, mut bob) = server.user("bob").await;
     let (_, mut carol) = server.user("carol").await;
 
-    assert_eq!(alice.request(json!({"type": "join", "room": "#Rust"})).await["type"], "ack");
-    assert_eq!(bob.request(json!({"type": "join", "room": "#rust"})).await["type"], "ack");
+    assert_eq!(
+        alice
+            .request(json!({"type": "join", "room": "#Rust"}))
+            .await["type"],
+        "ack"
+    );
+    assert_eq!(
+        bob.request(json!({"type": "join", "room": "#rust"})).await["type"],
+        "ack"
+    );
     let mut joined = alice.recv_type("membership").await;
     if joined["user"] == "alice" {
         joined = alice.recv_type("membership").await;
     }
-    assert_eq!(joined, json!({"type":"membership","room":"#rust","user":"bob","change":"joined"}));
+    assert_eq!(
+        joined,
+        json!({"type":"membership","room":"#rust","user":"bob","change":"joined"})
+    );
 
     let ack = alice.say("#rust", "hello rustaceans").await;
     assert_eq!(ack["type"], "ack", "{ack}");
@@ -48,7 +59,10 @@ async fn room_messages_reach_every_member_but_the_sending_session() {
     assert_eq!(carol.recv_type("message").await["content"], "hi all");
 
     // Leaving stops delivery and sending.
-    assert_eq!(bob.request(json!({"type": "leave", "room": "#rust"})).await["type"], "ack");
+    assert_eq!(
+        bob.request(json!({"type": "leave", "room": "#rust"})).await["type"],
+        "ack"
+    );
     let refused = bob.say("#rust", "still here?").await;
     assert_eq!(refused["code"], "forbidden");
     alice.say("#rust", "anyone?").await;
@@ -71,22 +85,32 @@ async fn rooms_and_members_are_listed_over_the_protocol_and_rest() {
             {"name": "#ops", "members": 1, "joined": false}
         ])
     );
-    let members = bob.request(json!({"type": "members", "room": "#general"})).await;
+    let members = bob
+        .request(json!({"type": "members", "room": "#general"}))
+        .await;
     assert_eq!(
         members["members"],
         json!([{"username": "alice", "online": true}, {"username": "bob", "online": true}])
     );
-    let missing = bob.request(json!({"type": "members", "room": "#nope"})).await;
+    let missing = bob
+        .request(json!({"type": "members", "room": "#nope"}))
+        .await;
     assert_eq!(missing["code"], "not_found");
 
     let (status, rest) = server.get("/api/v1/rooms", Some(&alice_token)).await;
     assert_eq!(status, 200);
-    assert_eq!(rest["rooms"][1], json!({"name": "#ops", "members": 1, "joined": true}));
+    assert_eq!(
+        rest["rooms"][1],
+        json!({"name": "#ops", "members": 1, "joined": true})
+    );
     let (status, rest) = server
         .get("/api/v1/rooms/ops/members", Some(&alice_token))
         .await;
     assert_eq!(status, 200, "{rest}");
-    assert_eq!(rest["members"], json!([{"username": "alice", "online": true}]));
+    assert_eq!(
+        rest["members"],
+        json!([{"username": "alice", "online": true}])
+    );
     let (status, _) = server.get("/api/v1/rooms", None).await;
     assert_eq!(status, 401);
 }
@@ -107,9 +131,15 @@ async fn direct_messages_reach_both_users_sessions() {
     assert_ne!(ack["timestamp"], "1999-01-01T00:00:00Z");
 
     let got = bob.recv_type("message").await;
-    assert_eq!((got["sender"].as_str(), got["receiver"].as_str()), (Some("alice"), Some("bob")));
+    assert_eq!(
+        (got["sender"].as_str(), got["receiver"].as_str()),
+        (Some("alice"), Some("bob"))
+    );
     let mirrored = alice_phone.recv_type("message").await;
-    assert_eq!(mirrored["id"], ack["id"], "the sender's other sessions get it too");
+    assert_eq!(
+        mirrored["id"], ack["id"],
+        "the sender's other sessions get it too"
+    );
     alice.expect_quiet(Duration::from_millis(300), EVENTS).await;
     carol.expect_quiet(Duration::from_millis(100), EVENTS).await;
 
@@ -132,15 +162,23 @@ async fn typing_and_presence_reach_contacts() {
     let (_, mut alice) = server.user("alice").await;
     let (bob_token, bob) = server.user("bob").await;
     let online = alice.recv_type("presence").await;
-    assert_eq!(online, json!({"type": "presence", "user": "bob", "status": "online"}));
+    assert_eq!(
+        online,
+        json!({"type": "presence", "user": "bob", "status": "online"})
+    );
 
     let mut bob_second = server.connect(&bob_token).await;
     bob_second
         .send(json!({"type": "typing", "receiver": "#general"}))
         .await;
     let typing = alice.recv_type("typing").await;
-    assert_eq!(typing, json!({"type": "typing", "sender": "bob", "receiver": "#general"}));
-    bob_second.send(json!({"type": "typing", "receiver": "alice"})).await;
+    assert_eq!(
+        typing,
+        json!({"type": "typing", "sender": "bob", "receiver": "#general"})
+    );
+    bob_second
+        .send(json!({"type": "typing", "receiver": "alice"}))
+        .await;
     assert_eq!(alice.recv_type("typing").await["receiver"], "alice");
 
     // Presence changes only with the first and last session.
@@ -150,5 +188,8 @@ async fn typing_and_presence_reach_contacts() {
         .await;
     drop(bob);
     let offline = alice.recv_type("presence").await;
-    assert_eq!(offline, json!({"type": "presence", "user": "bob", "status": "offline"}));
+    assert_eq!(
+        offline,
+        json!({"type": "presence", "user": "bob", "status": "offline"})
+    );
 }
