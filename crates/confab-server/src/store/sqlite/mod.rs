@@ -374,3 +374,6 @@ impl Store for SqliteStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
