@@ -75,7 +75,7 @@ impl Default for RateLimits {
 pub struct SessionLimits {
     /// Frames queued for one session before it counts as a slow consumer. Default 1024.
     pub outbound_queue: usize,
-    /// Seconds between WebSocket pings to an idle peer. Default 20.
+    /// Seconds between WebSocket pings to the peer. Default 20.
     pub ping_interval_secs: u64,
     /// Seconds without any frame from the peer (pongs count) before it is dropped. Default 60.
     pub idle_timeout_secs: u64,

@@ -116,6 +116,14 @@ async fn unauthenticated_frames_are_refused() {
         .await;
     assert_eq!(ready["type"], "ready");
 
+    let mut noisy = Client::open(&server.ws_url()).await;
+    for _ in 0..5 {
+        noisy.send(json!({"type": "ping"})).await;
+    }
+    let (ended, frames) = noisy.until_end().await;
+    assert_eq!(ended, Ended::Closed(1008), "too many refused frames");
+    assert!(frames.iter().all(|f| f["code"] == "unauthorized"));
+
     let mut idle = Client::open(&server.ws_url()).await;
     let (ended, _) = idle.until_end().await;
     assert_eq!(ended, Ended::Closed(1008), "login timeout closes with 1008");

@@ -25,7 +25,7 @@ use crate::hub::{Authed, Credentials, Hub, Next, Outbox, Resume, Session};
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
-/// Failed in-band logins allowed before the connection is closed.
+/// Refused frames (failed logins, anything else) allowed before login; then the close.
 const MAX_LOGIN_FAILURES: u32 = 5;
 /// Frames written in one flush, at most.
 const WRITE_BATCH: usize = 64;
@@ -54,7 +54,10 @@ pub async fn upgrade(
     };
     let ws = match ws {
         Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            return AppError::bad_request(format!("not a WebSocket upgrade: {rejection}"))
+                .into_response()
+        }
     };
     let limits = state.hub.config().limits;
     let tracker = state.tasks.clone();
@@ -74,10 +77,11 @@ async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: Ca
             None => return,
         },
     };
+    let reply_to = resume.reply_to.clone();
     let (mut session, outbox) = match hub.open_session(authed, resume).await {
         Ok(opened) => opened,
         Err(err) => {
-            let _ = send_frame(&mut sink, &ServerFrame::error(err.code, err.message, None)).await;
+            let _ = send_frame(&mut sink, &error_frame(err, reply_to)).await;
             let _ = close_with(&mut sink, close::INTERNAL_ERROR, "cannot open session").await;
             return;
         }
@@ -114,11 +118,11 @@ async fn read_loop(hub: &Hub, session: &mut Session, mut stream: Stream, control
             Ok(Some(Ok(message))) => message,
         };
         match message {
-            Message::Text(text) => match decode_client_frame(text.as_str(), &limits) {
-                Ok(frame) => hub.handle(session, frame).await,
-                Err(err) => session.send_frame_error(err),
-            },
-            Message::Binary(_) => session.send_frame_error(binary_refused()),
+            Message::Text(text) => {
+                hub.handle(session, decode_client_frame(text.as_str(), &limits))
+                    .await
+            }
+            Message::Binary(_) => hub.handle(session, Err(binary_refused())).await,
             Message::Close(_) => return,
             Message::Ping(_) | Message::Pong(_) => {}
         }
@@ -292,17 +296,23 @@ async fn login(
                     }
                 }
             }
-            Ok(other) => error_frame(
-                AppError::unauthorized("log in first: send a login frame"),
-                other.id().map(str::to_owned),
-            ),
-            Err(err) => ServerFrame::error(err.code, err.message, err.reply_to),
+            Ok(other) => {
+                failures += 1;
+                error_frame(
+                    AppError::unauthorized("log in first: send a login frame"),
+                    other.id().map(str::to_owned),
+                )
+            }
+            Err(err) => {
+                failures += 1;
+                ServerFrame::error(err.code, err.message, err.reply_to)
+            }
         };
         if send_frame(sink, &reply).await.is_err() {
             return None;
         }
         if failures >= MAX_LOGIN_FAILURES {
-            let _ = close_with(sink, close::POLICY_VIOLATION, "too many failed logins").await;
+            let _ = close_with(sink, close::POLICY_VIOLATION, "too many refused frames").await;
             return None;
         }
     }

@@ -1,10 +1,12 @@
 //! `POST /api/v1/register`, `/login` and `/logout`.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
+use confab_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,8 +20,9 @@ struct Account {
     password: String,
 }
 
-fn parse_account(body: &[u8]) -> Result<Account, AppError> {
-    serde_json::from_slice(body).map_err(|err| {
+fn parse_account(body: Result<Bytes, BytesRejection>) -> Result<Account, AppError> {
+    let body = body.map_err(|err| AppError::new(ErrorCode::TooLarge, err.body_text()))?;
+    serde_json::from_slice(&body).map_err(|err| {
         AppError::bad_request(format!(
             "expected {{\"username\": ..., \"password\": ...}}: {err}"
         ))
@@ -32,9 +35,9 @@ fn token_body(user: &User, token: &crate::auth::Token) -> Json<serde_json::Value
 
 pub async fn register(
     State(state): State<AppState>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let account = parse_account(&body)?;
+    let account = parse_account(body)?;
     let (user, token) = state
         .hub
         .register(&account.username, &account.password)
@@ -44,9 +47,9 @@ pub async fn register(
 
 pub async fn login(
     State(state): State<AppState>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let account = parse_account(&body)?;
+    let account = parse_account(body)?;
     let (user, token) = state
         .hub
         .login(&account.username, &account.password)

@@ -1,6 +1,7 @@
 //! `GET /api/v1/rooms`, `/rooms/{room}/members` and `/history`: the same answers as the
 //! `rooms`, `members` and `history` frames, as JSON bodies.
 
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use confab_protocol::{HistoryRequest, Receiver, RoomName, ServerFrame};
@@ -39,8 +40,9 @@ pub struct HistoryQuery {
 pub async fn history(
     State(state): State<AppState>,
     auth: AuthUser,
-    Query(query): Query<HistoryQuery>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
 ) -> Result<Json<ServerFrame>, AppError> {
+    let Query(query) = query.map_err(|e| AppError::bad_request(e.body_text()))?;
     let receiver = Receiver::parse(&query.receiver).map_err(|e| AppError::bad_request(e.0))?;
     if query.before.is_some() && query.after.is_some() {
         return Err(AppError::bad_request(

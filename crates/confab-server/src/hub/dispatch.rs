@@ -65,15 +65,16 @@ impl Hub {
         let (conv, seq) = (message.conv, message.seq);
         for member in self.directory().members(conv).iter() {
             self.inner.sessions.for_sessions(*member, |session| {
-                let frame = if session.id == committed.origin {
-                    match &ack {
-                        Some(ack) => ack.clone(),
-                        None => return,
-                    }
+                if session.id != committed.origin {
+                    let frame = frame.clone();
+                    session.push(Outbound::Message { conv, seq, frame });
+                } else if let Some(ack) = &ack {
+                    let frame = ack.clone();
+                    session.push(Outbound::Ack { conv, seq, frame });
                 } else {
-                    frame.clone()
-                };
-                session.push(Outbound::Message { conv, seq, frame });
+                    // No id, no ack: the sender has the message all the same.
+                    self.cursors().advance(session.user, conv, seq);
+                }
             });
         }
     }

@@ -280,9 +280,13 @@ impl Hub {
         })
     }
 
-    /// Handles one decoded frame from a session.
-    pub async fn handle(&self, session: &mut Session, frame: ClientFrame) {
-        let id = frame.id().map(str::to_owned);
+    /// Handles one frame from a session, as its transport decoded it. Frames that failed to
+    /// decode count toward the rate limit like any other.
+    pub async fn handle(&self, session: &mut Session, frame: Result<ClientFrame, FrameError>) {
+        let id = match &frame {
+            Ok(frame) => frame.id().map(str::to_owned),
+            Err(err) => err.reply_to.clone(),
+        };
         if !session.frames.try_take() {
             session.send_error(
                 AppError::new(ErrorCode::RateLimited, "too many frames; slow down"),
@@ -290,6 +294,10 @@ impl Hub {
             );
             return;
         }
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(err) => return session.send_frame_error(err),
+        };
         let reply_to = id.as_deref();
         let result = match frame {
             ClientFrame::Login(_) => Err(AppError::bad_request("already logged in")),
@@ -298,7 +306,9 @@ impl Hub {
             ClientFrame::Join(request) => self.join(session, &request.room, reply_to).await,
             ClientFrame::Leave(request) => self.leave(session, &request.room, reply_to).await,
             ClientFrame::History(request) => self.history(session, request).await,
-            ClientFrame::Typing(typing) => self.typing(session, &typing.receiver),
+            ClientFrame::Typing(typing) => self
+                .typing(session, &typing.receiver)
+                .map(|()| session.ack(reply_to)),
             ClientFrame::Rooms { .. } => {
                 session.send(&self.rooms_frame(session.user.id, id.clone()));
                 Ok(())

@@ -158,6 +158,11 @@ impl Outbox {
                 *sent = seq;
                 Some(Next::Send(frame, Some((conv, seq))))
             }
+            Outbound::Ack { conv, seq, frame } => {
+                let sent = self.sent.entry(conv).or_insert(0);
+                *sent = (*sent).max(seq);
+                Some(Next::Send(frame, Some((conv, seq))))
+            }
             Outbound::Close { code, reason } => {
                 self.control.close(code, reason);
                 Some(Next::Close(code, reason))

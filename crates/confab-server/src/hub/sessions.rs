@@ -20,9 +20,16 @@ use crate::store::{ConvId, UserId};
 pub enum Outbound {
     /// A frame to send as is.
     Frame(Bytes),
-    /// A frame about message `seq` of `conv` (the message itself, or its ack): sent once per
-    /// session and counted toward the user's delivery cursor when written.
+    /// Message `seq` of `conv`: sent once per session (a copy catch-up already sent is
+    /// skipped) and counted toward the user's delivery cursor when written.
     Message {
+        conv: ConvId,
+        seq: u64,
+        frame: Bytes,
+    },
+    /// The ack of the session's own message `seq` of `conv`: always sent (it answers a frame)
+    /// and counted toward the cursor like the message.
+    Ack {
         conv: ConvId,
         seq: u64,
         frame: Bytes,
