@@ -70,6 +70,7 @@ pub async fn run(
         tasks: tasks.clone(),
     });
     tracing::info!(addr = %listener.local_addr()?, "confab listening");
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let served = tokio::spawn(async move { server.await });

@@ -3,11 +3,12 @@
 //! and hands them to the hub; the writer drains the session's outbox, writing every frame that
 //! is ready in one flush, and pings the peer when idle.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use confab_protocol::{close, decode_client_frame, ClientFrame, ErrorCode, ServerFrame};
@@ -38,6 +39,7 @@ pub struct WsQuery {
 /// `GET /ws`: checks the origin and any token given at the upgrade, then upgrades.
 pub async fn upgrade(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -59,6 +61,7 @@ pub async fn upgrade(
                 .into_response()
         }
     };
+    tracing::info!(%peer, authenticated = authed.is_some(), "websocket connection");
     let limits = state.hub.config().limits;
     let tracker = state.tasks.clone();
     ws.max_message_size(limits.max_frame_bytes)

@@ -190,15 +190,16 @@ impl Hub {
         let (tx, rx) = mpsc::channel(config.session.outbound_queue);
         let handle = SessionHandle::new(id, authed.user.id, authed.token, tx);
         let rate = config.rate;
-        let first = self.inner.sessions.add(handle.clone(), || {
-            TokenBucket::new(rate.messages_per_sec, rate.messages_burst)
-        });
-        if first {
-            self.publish(Event::Presence {
-                user: authed.user.id,
-                online: true,
-            });
-        }
+        self.inner.sessions.add(
+            handle.clone(),
+            || TokenBucket::new(rate.messages_per_sec, rate.messages_burst),
+            || {
+                self.publish(Event::Presence {
+                    user: authed.user.id,
+                    online: true,
+                })
+            },
+        );
         // Registered before reading what was missed, so nothing falls between the two.
         let mut unread = match self.store().unread(authed.user.id).await {
             Ok(unread) => unread,
@@ -330,20 +331,25 @@ impl Hub {
 
     /// Ends a session: unregisters it and announces the user offline if it was the last one.
     pub fn close_session(&self, session: Session) {
+        let (code, reason) = session
+            .handle
+            .control
+            .requested()
+            .unwrap_or((confab_protocol::close::NORMAL, "connection closed"));
         self.close_session_handle(&session.handle);
-        tracing::info!(session = session.handle.id, user = %session.user.username, "session closed");
+        tracing::info!(session = session.handle.id, user = %session.user.username, code, reason, "session closed");
     }
 
     fn close_session_handle(&self, handle: &SessionHandle) {
         handle
             .control
             .close(confab_protocol::close::GOING_AWAY, "session ended");
-        if self.inner.sessions.remove(handle.user, handle.id) {
+        self.inner.sessions.remove(handle.user, handle.id, || {
             self.publish(Event::Presence {
                 user: handle.user,
                 online: false,
-            });
-        }
+            })
+        });
     }
 
     /// Stops background work and commits what is pending: call after every session closed.

@@ -126,13 +126,18 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Adds a session; true when it is the user's first.
-    pub fn add(&self, session: SessionHandle, bucket: impl FnOnce() -> TokenBucket) -> bool {
-        let mut first = false;
+    /// Adds a session; `on_first` runs (under the user's entry lock, so presence changes
+    /// cannot overtake each other) when it is the user's first.
+    pub fn add(
+        &self,
+        session: SessionHandle,
+        bucket: impl FnOnce() -> TokenBucket,
+        on_first: impl FnOnce(),
+    ) {
         self.users
             .entry(session.user)
             .or_insert_with(|| {
-                first = true;
+                on_first();
                 OnlineUser {
                     sessions: Vec::new(),
                     messages: Arc::new(Mutex::new(bucket())),
@@ -140,22 +145,21 @@ impl Registry {
             })
             .sessions
             .push(session);
-        first
     }
 
-    /// Removes a session; true when it was the user's last.
-    pub fn remove(&self, user: UserId, session: u64) -> bool {
-        let last = match self.users.get_mut(&user) {
-            Some(mut online) => {
-                online.sessions.retain(|s| s.id != session);
-                online.sessions.is_empty()
+    /// Removes a session; `on_last` runs (under the user's entry lock) when it was the last.
+    pub fn remove(&self, user: UserId, session: u64, on_last: impl FnOnce()) {
+        let mut on_last = Some(on_last);
+        self.users.remove_if_mut(&user, |_, online| {
+            online.sessions.retain(|s| s.id != session);
+            let last = online.sessions.is_empty();
+            if last {
+                if let Some(on_last) = on_last.take() {
+                    on_last();
+                }
             }
-            None => false,
-        };
-        last && self
-            .users
-            .remove_if(&user, |_, online| online.sessions.is_empty())
-            .is_some()
+            last
+        });
     }
 
     pub fn is_online(&self, user: UserId) -> bool {
