@@ -20,6 +20,7 @@ pub mod store;
 
 use std::sync::Arc;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -71,6 +72,12 @@ pub async fn run(
     });
     tracing::info!(addr = %listener.local_addr()?, "confab listening");
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Chat frames are small: send each batch at once rather than waiting on Nagle.
+    let listener = listener.tap_io(|stream| {
+        if let Err(err) = stream.set_nodelay(true) {
+            tracing::debug!(%err, "cannot set TCP_NODELAY");
+        }
+    });
     let server =
         axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
     let served = tokio::spawn(async move { server.await });

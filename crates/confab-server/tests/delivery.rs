@@ -213,9 +213,11 @@ async fn a_slow_consumer_is_cut_off_and_loses_nothing() {
     })
     .await;
     let (_, mut alice) = server.user("alice").await;
-    let (bob_token, mut bob) = server.user("bob").await;
+    // Bob's receive buffer is small and fixed, so the server's writes to him back up soon.
+    let bob_token = server.register("bob").await;
+    let mut bob = server.connect_small_buffer(&bob_token).await;
     alice.recv_type("presence").await;
-    let total = 1500;
+    let total = 2500;
     let content = "x".repeat(4000);
     // Bob reads nothing while Alice floods: his socket buffers fill, then his queue. Alice
     // reads her acks as they come, so she keeps up.
