@@ -1,5 +1,5 @@
-//! The `confab` binary: argument parsing only. `confab serve` runs the server; later
-//! subcommands (`chat`, `bench`) sit beside it.
+//! The `confab` binary: argument parsing only. `confab serve` runs the server, `confab bench`
+//! measures one; `confab chat` will sit beside them.
 
 #![forbid(unsafe_code)]
 
@@ -27,6 +27,16 @@ struct Cli {
 enum Command {
     /// Run the chat server (WebSocket on /ws, REST on /api/v1).
     Serve(ServeArgs),
+    /// Measure a server: throughput, latency, connection scale (starts one if none is given).
+    Bench(BenchArgs),
+}
+
+#[derive(clap::Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    common: confab_bench::Common,
+    #[command(subcommand)]
+    scenario: confab_bench::Scenario,
 }
 
 #[derive(clap::Args)]
@@ -53,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Bench(args) => bench(args),
     }
 }
 
@@ -78,6 +89,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         confab_server::run(config, listener, shutdown).await?;
         Ok(())
     })
+}
+
+fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime.block_on(confab_bench::run(args.common, args.scenario))?;
+    anyhow::ensure!(report.passed(), "the --check found problems (see above)");
+    Ok(())
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.

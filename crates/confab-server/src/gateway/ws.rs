@@ -28,6 +28,11 @@ type Stream = SplitStream<WebSocket>;
 
 /// Refused frames (failed logins, anything else) allowed before login; then the close.
 const MAX_LOGIN_FAILURES: u32 = 5;
+/// Bytes read from the socket at a time. The library's default (128 KiB) would cost that much
+/// memory per idle connection; a chat frame is small and a larger one is read in several goes.
+const READ_BUFFER: usize = 4096;
+/// Frames are buffered up to this size before a write; every batch is flushed at once anyway.
+const WRITE_BUFFER: usize = 16 * 1024;
 /// Frames written in one flush, at most.
 const WRITE_BATCH: usize = 64;
 
@@ -66,6 +71,8 @@ pub async fn upgrade(
     let tracker = state.tasks.clone();
     ws.max_message_size(limits.max_frame_bytes)
         .max_frame_size(limits.max_frame_bytes)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| {
             tracker.track_future(serve(socket, state.hub, authed, state.shutdown))
         })

@@ -1,0 +1,82 @@
+//! `confab bench`: drives a confab server over real WebSocket connections and measures it.
+//! Each scenario ([`scenarios`]) runs for a fixed duration, prints a progress line while it
+//! runs and a human summary at the end, and can write its figures as JSON. `--check` verifies
+//! that every message reached every intended recipient exactly once and fails loudly if not.
+//!
+//! Without `--server`, the bench starts `confab serve` itself on a temporary data directory with
+//! rate limits raised by configuration ([`target`]).
+
+#![forbid(unsafe_code)]
+
+mod latency;
+mod progress;
+mod report;
+pub mod scenarios;
+mod target;
+mod users;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+pub use report::Report;
+
+/// Options every scenario shares.
+#[derive(Debug, Clone, Args)]
+pub struct Common {
+    /// A running server (ws://host:port); without it the bench starts its own
+    #[arg(long, global = true)]
+    pub server: Option<String>,
+    /// The server's process id, to read its memory from /proc (known when the bench starts it)
+    #[arg(long, global = true)]
+    pub server_pid: Option<u32>,
+    /// How long the measured phase lasts, in seconds
+    #[arg(long, global = true, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Verify exactly-once delivery and fail if anything is missing or doubled
+    #[arg(long, global = true)]
+    pub check: bool,
+    /// Write the report as JSON to this file
+    #[arg(long, global = true)]
+    pub json: Option<PathBuf>,
+}
+
+impl Common {
+    pub fn duration(&self) -> Duration {
+        Duration::from_secs_f64(self.duration.max(0.1))
+    }
+}
+
+/// The scenarios.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Scenario {
+    /// Sustained acknowledged (committed) messages per second to the store
+    Durable(scenarios::durable::Options),
+    /// R rooms of M members, each member sending at a fixed rate: throughput and latency
+    Fanout(scenarios::fanout::Options),
+    /// Pairs in ping-pong over direct messages: round-trip latency
+    Dm(scenarios::dm::Options),
+    /// N idle authenticated sessions: connect rate and server memory per session
+    Connections(scenarios::connections::Options),
+}
+
+/// Runs one scenario; the report says whether `--check` passed.
+pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
+    let target = target::Target::open(&common).await?;
+    let report = match scenario {
+        Scenario::Durable(options) => scenarios::durable::run(&target, &common, options).await,
+        Scenario::Fanout(options) => scenarios::fanout::run(&target, &common, options).await,
+        Scenario::Dm(options) => scenarios::dm::run(&target, &common, options).await,
+        Scenario::Connections(options) => {
+            scenarios::connections::run(&target, &common, options).await
+        }
+    };
+    target.close().await;
+    let report = report?;
+    println!("{}", report.summary());
+    if let Some(path) = &common.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    Ok(report)
+}

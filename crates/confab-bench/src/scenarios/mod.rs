@@ -1,0 +1,103 @@
+//! The scenarios, one per file, and what they share: a clock every task reads (one process,
+//! one clock, so send and receive times compare directly) and the message body that carries
+//! the intended send time.
+
+pub mod connections;
+pub mod dm;
+pub mod durable;
+pub mod fanout;
+
+use std::time::{Duration, Instant};
+
+use confab_client::protocol::{ClientFrame, Receiver, RoomName, RoomRequest, SendMessage};
+use confab_client::{Connection, Endpoint};
+
+use crate::users::BenchUser;
+
+/// The run's clock: microseconds since the run began.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock(Instant);
+
+impl Clock {
+    pub fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    pub fn micros(&self) -> u64 {
+        self.0.elapsed().as_micros() as u64
+    }
+
+    /// The instant `micros` after the start.
+    pub fn at(&self, micros: u64) -> Instant {
+        self.0 + Duration::from_micros(micros)
+    }
+}
+
+/// A message body `k:intended_us:` padded with `x` to `size` bytes.
+pub fn body(k: u64, intended_us: u64, size: usize) -> String {
+    let mut text = format!("{k}:{intended_us}:");
+    while text.len() < size {
+        text.push('x');
+    }
+    text
+}
+
+/// Reads `(k, intended_us)` back from a body.
+pub fn parse_body(content: &str) -> Option<(u64, u64)> {
+    let mut parts = content.splitn(3, ':');
+    let k = parts.next()?.parse().ok()?;
+    let at = parts.next()?.parse().ok()?;
+    Some((k, at))
+}
+
+/// A `message` frame.
+pub fn message(id: String, receiver: &Receiver, content: String) -> ClientFrame {
+    ClientFrame::Message(SendMessage {
+        id: Some(id),
+        receiver: receiver.clone(),
+        content,
+        sender: None,
+        timestamp: None,
+    })
+}
+
+/// Connects a user and joins `room` (waiting for the ack).
+pub async fn connect_in_room(
+    endpoint: &Endpoint,
+    user: &BenchUser,
+    room: &RoomName,
+) -> anyhow::Result<Connection> {
+    let (mut connection, _) = Connection::connect(endpoint, &user.token).await?;
+    connection
+        .send(&ClientFrame::Join(RoomRequest {
+            id: Some("join".into()),
+            room: room.clone(),
+        }))
+        .await?;
+    loop {
+        match connection.recv().await? {
+            Some(confab_client::protocol::ServerFrame::Ack(ack)) if ack.reply_to == "join" => {
+                return Ok(connection)
+            }
+            Some(confab_client::protocol::ServerFrame::Error(err)) => {
+                anyhow::bail!("join {room} failed: {}", err.message)
+            }
+            Some(_) => continue,
+            None => anyhow::bail!("closed while joining {room}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_round_trip_and_pad() {
+        let text = body(7, 123_456, 40);
+        assert_eq!(text.len(), 40);
+        assert_eq!(parse_body(&text), Some((7, 123_456)));
+        assert_eq!(parse_body(&body(1, 2, 0)), Some((1, 2)));
+        assert_eq!(parse_body("nonsense"), None);
+    }
+}

@@ -1,0 +1,118 @@
+//! The server under test: one given with `--server`, or `confab serve` started by the bench on
+//! a temporary data directory with a config that raises the rate limits (configuration, not a
+//! weakened build).
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use confab_client::Endpoint;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::Common;
+
+/// Rate limits and queues for bench users: high enough that the bench measures the server,
+/// not its abuse limits.
+const BENCH_CONFIG: &str = r#"
+[rate]
+frames_per_sec = 1000000.0
+frames_burst = 1000000.0
+messages_per_sec = 1000000.0
+messages_burst = 1000000.0
+
+[session]
+outbound_queue = 4096
+"#;
+
+pub struct Target {
+    pub endpoint: Endpoint,
+    pub addr: SocketAddr,
+    pub pid: Option<u32>,
+    child: Option<Child>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    pub async fn open(common: &Common) -> anyhow::Result<Self> {
+        if let Some(server) = &common.server {
+            let endpoint = Endpoint::parse(server)?;
+            let addr = tokio::net::lookup_host(&endpoint.authority)
+                .await?
+                .next()
+                .context("server address does not resolve")?;
+            return Ok(Self {
+                endpoint,
+                addr,
+                pid: common.server_pid,
+                child: None,
+                _dir: None,
+            });
+        }
+        let dir = tempfile::tempdir()?;
+        let config = dir.path().join("bench.toml");
+        std::fs::write(&config, BENCH_CONFIG)?;
+        let mut child = Command::new(std::env::current_exe()?)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start confab serve")?;
+        let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+        let addr = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    let addr = rest.split_whitespace().next().unwrap_or_default();
+                    return Ok::<_, anyhow::Error>(Some(addr.parse::<SocketAddr>()?));
+                }
+            }
+            Ok(None)
+        })
+        .await
+        .context("server did not start in time")??;
+        let Some(addr) = addr else {
+            bail!("server exited before listening");
+        };
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Self {
+            endpoint: Endpoint::parse(&addr.to_string())?,
+            addr,
+            pid: child.id(),
+            child: Some(child),
+            _dir: Some(dir),
+        })
+    }
+
+    /// The server's resident memory in bytes, when its pid is known.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid?)).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+
+    /// Stops a server the bench started (SIGTERM, then a kill if it lingers).
+    pub async fn close(mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = child.id() {
+                let _ = Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status()
+                    .await;
+            }
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                let _ = child.kill().await;
+            }
+        }
+    }
+}
