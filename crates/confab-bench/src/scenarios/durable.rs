@@ -38,13 +38,19 @@ struct SenderResult {
 pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::Result<Report> {
     let prefix = run_prefix();
     let users = register(&target.endpoint, &prefix, options.senders).await?;
-    let clock = Clock::start();
-    let counters = Arc::new(Counters::default());
-    let deadline = clock.micros() + common.duration().as_micros() as u64;
-    let mut tasks = Vec::new();
+    let mut connections = Vec::new();
     for (i, user) in users.iter().enumerate() {
         let room = RoomName::parse(&format!("#{prefix}-d{i}"))?;
-        let connection = connect_in_room(&target.endpoint, user, &room).await?;
+        connections.push((
+            room.clone(),
+            connect_in_room(&target.endpoint, user, &room).await?,
+        ));
+    }
+    let clock = Clock::start();
+    let counters = Arc::new(Counters::default());
+    let deadline = common.duration().as_micros() as u64;
+    let mut tasks = Vec::new();
+    for (room, connection) in connections {
         let counters = counters.clone();
         let options = options.clone();
         tasks.push(tokio::spawn(async move {
@@ -59,7 +65,7 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
             .await
         }));
     }
-    let started = clock.micros();
+    let started = 0;
     let line = progress::start("durable", counters.clone());
     let mut results = Vec::new();
     for task in tasks {

@@ -28,8 +28,17 @@ fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     })
 }
 
-const MESSAGE_COLUMNS: &str =
-    "m.id, m.conv_id, m.seq, u.username, m.receiver, m.content, m.created_ms";
+/// `SELECT` of message rows with their sender's name, as a macro so statements stay literals
+/// (built once, no formatting per call).
+macro_rules! select_messages {
+    ($($rest:literal)*) => {
+        concat!(
+            "SELECT m.id, m.conv_id, m.seq, u.username, m.receiver, m.content, m.created_ms ",
+            "FROM messages m JOIN users u ON u.id = m.sender_id ",
+            $($rest),*
+        )
+    };
+}
 
 fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     Ok(StoredMessage {
@@ -118,12 +127,23 @@ pub fn save_cursors(conn: &Connection, cursors: &[(UserId, ConvId, u64)]) -> rus
 pub fn append(ctx: &mut WriterCtx, new: &NewMessage, now: i64) -> rusqlite::Result<Appended> {
     let conn = &ctx.conn;
     if let Some(client_id) = &new.client_id {
+        // The sender is the one sending now: no need to join their name.
         let existing = conn
-            .prepare_cached(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
-                 WHERE m.sender_id = ?1 AND m.client_id = ?2"
-            ))?
-            .query_row(params![new.sender.id, client_id], message)
+            .prepare_cached(
+                "SELECT id, conv_id, seq, receiver, content, created_ms FROM messages
+                 WHERE sender_id = ?1 AND client_id = ?2",
+            )?
+            .query_row(params![new.sender.id, client_id], |r| {
+                Ok(StoredMessage {
+                    id: r.get(0)?,
+                    conv: r.get(1)?,
+                    seq: r.get(2)?,
+                    sender: new.sender.username.clone(),
+                    receiver: r.get(3)?,
+                    content: r.get(4)?,
+                    created_ms: r.get(5)?,
+                })
+            })
             .optional()?;
         if let Some(existing) = existing {
             return Ok(Appended::Duplicate(existing));
@@ -166,28 +186,32 @@ pub fn page(
     page: Page,
     limit: u32,
 ) -> rusqlite::Result<(Vec<StoredMessage>, bool)> {
-    let (filter, order, bound) = match page {
-        Page::Latest => ("", "DESC", 0),
-        Page::Before(seq) => ("AND m.seq < ?3", "DESC", seq),
-        Page::After(seq) => ("AND m.seq > ?3", "ASC", seq),
-    };
-    let sql = format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id
-         WHERE m.conv_id = ?1 {filter} ORDER BY m.seq {order} LIMIT ?2"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
     let fetch = i64::from(limit) + 1;
-    let rows = if filter.is_empty() {
-        stmt.query_map(params![conv, fetch], message)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-    } else {
-        stmt.query_map(params![conv, fetch, bound], message)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
+    let rows = match page {
+        Page::Latest => conn
+            .prepare_cached(select_messages!(
+                "WHERE m.conv_id = ?1 ORDER BY m.seq DESC LIMIT ?2"
+            ))?
+            .query_map(params![conv, fetch], message)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Page::Before(seq) => conn
+            .prepare_cached(select_messages!(
+                "WHERE m.conv_id = ?1 AND m.seq < ?3 ORDER BY m.seq DESC LIMIT ?2"
+            ))?
+            .query_map(params![conv, fetch, seq], message)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        Page::After(seq) => conn
+            .prepare_cached(select_messages!(
+                "WHERE m.conv_id = ?1 AND m.seq > ?3 ORDER BY m.seq ASC LIMIT ?2"
+            ))?
+            .query_map(params![conv, fetch, seq], message)?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
     };
+    let descending = !matches!(page, Page::After(_));
     let mut rows = rows;
     let has_more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    if order == "DESC" {
+    if descending {
         rows.reverse();
     }
     Ok((rows, has_more))

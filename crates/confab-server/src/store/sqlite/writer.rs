@@ -35,9 +35,14 @@ pub fn run(mut ctx: WriterCtx, jobs: mpsc::Receiver<Job>, max_batch: usize) {
     }
 }
 
+/// Runs a statement prepared once per connection (parsing it per job showed in profiles).
+fn run_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn run_batch(ctx: &mut WriterCtx, batch: Vec<Job>) {
     let count = batch.len();
-    if let Err(err) = ctx.conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(err) = run_cached(&ctx.conn, "BEGIN IMMEDIATE") {
         let cause = err.to_string();
         tracing::error!(%cause, jobs = count, "cannot begin write transaction");
         // Dropping the jobs drops their reply channels: every caller hears of the failure.
@@ -46,21 +51,22 @@ fn run_batch(ctx: &mut WriterCtx, batch: Vec<Job>) {
     }
     let mut completions = Vec::with_capacity(count);
     for job in batch {
-        if let Err(err) = ctx.conn.execute_batch("SAVEPOINT job") {
+        if let Err(err) = run_cached(&ctx.conn, "SAVEPOINT job") {
             tracing::error!(cause = %err, "cannot open savepoint");
         }
         let (ok, completion) = job(ctx);
-        let end = if ok {
-            "RELEASE job"
+        let closed = if ok {
+            run_cached(&ctx.conn, "RELEASE job")
         } else {
-            "ROLLBACK TO job; RELEASE job"
+            run_cached(&ctx.conn, "ROLLBACK TO job")
+                .and_then(|()| run_cached(&ctx.conn, "RELEASE job"))
         };
-        if let Err(err) = ctx.conn.execute_batch(end) {
+        if let Err(err) = closed {
             tracing::error!(cause = %err, "cannot close savepoint");
         }
         completions.push(completion);
     }
-    let outcome = ctx.conn.execute_batch("COMMIT").map_err(|err| {
+    let outcome = run_cached(&ctx.conn, "COMMIT").map_err(|err| {
         let cause = err.to_string();
         tracing::error!(%cause, jobs = count, "commit failed; batch rolled back");
         let _ = ctx.conn.execute_batch("ROLLBACK");
