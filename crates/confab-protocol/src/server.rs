@@ -36,6 +36,9 @@ pub enum ServerFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
     },
+    /// The last frame on a line transport (TCP), which has no close frame of its own: the
+    /// WebSocket close code and reason the connection ends with.
+    Close { code: u16, reason: String },
 }
 
 /// `ready`: who the user is, what they belong to, and the limits in force.
@@ -292,6 +295,14 @@ mod tests {
             }
             .to_json(),
             r#"{"type":"pong","reply_to":"p"}"#
+        );
+        assert_eq!(
+            ServerFrame::Close {
+                code: 4000,
+                reason: "slow consumer".into()
+            }
+            .to_json(),
+            r#"{"type":"close","code":4000,"reason":"slow consumer"}"#
         );
     }
 

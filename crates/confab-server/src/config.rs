@@ -13,8 +13,10 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Address to listen on. Default `127.0.0.1:8080`.
+    /// Address to listen on (HTTP and WebSocket). Default `127.0.0.1:8080`.
     pub listen: SocketAddr,
+    /// Address of the TCP gateway (newline-delimited JSON). Off unless set.
+    pub tcp_listen: Option<SocketAddr>,
     /// Directory for the SQLite database. Default `./confab-data`.
     pub data_dir: PathBuf,
     /// Frame, content and history limits.
@@ -34,6 +36,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tcp_listen: None,
             data_dir: PathBuf::from("confab-data"),
             limits: Limits::default(),
             rate: RateLimits::default(),

@@ -44,13 +44,45 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// The sockets a server serves on, bound by the caller.
+pub struct Listeners {
+    /// HTTP: REST, `/healthz` and the WebSocket on `/ws`.
+    pub http: TcpListener,
+    /// The TCP gateway, if any.
+    pub tcp: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds what `config` asks for besides the HTTP listener.
+    pub async fn bind_gateways(config: &Config, http: TcpListener) -> Result<Self, ServeError> {
+        let tcp = match config.tcp_listen {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                ServeError::Start(format!("cannot listen on {addr} (tcp gateway): {e}"))
+            })?),
+            None => None,
+        };
+        Ok(Self { http, tcp })
+    }
+}
+
 /// Serves until `shutdown` is cancelled, then stops accepting, lets every session flush and
-/// close with 1001, commits pending writes and returns.
+/// close with 1001, commits pending writes and returns. Binds the gateways `config` names.
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    let listeners = Listeners::bind_gateways(&config, listener).await?;
+    run_with(config, listeners, shutdown).await
+}
+
+/// [`run`] on listeners the caller bound (tests bind port 0 and read the ports back).
+pub async fn run_with(
+    config: Config,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let listener = listeners.http;
     config.validate()?;
     let (bus, events) = LocalBus::new();
     let bus: Arc<dyn Bus> = Arc::new(bus);
@@ -70,6 +102,10 @@ pub async fn run(
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
     });
+    if let Some(tcp) = listeners.tcp {
+        let gateway = gateway::tcp::serve(tcp, hub.clone(), shutdown.clone(), tasks.clone());
+        tokio::spawn(gateway);
+    }
     tracing::info!(addr = %listener.local_addr()?, "confab listening");
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Chat frames are small: send each batch at once rather than waiting on Nagle.

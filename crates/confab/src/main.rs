@@ -49,6 +49,9 @@ struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080]
     #[arg(long, env = "CONFAB_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Address for the TCP gateway (newline-delimited JSON frames); off unless given
+    #[arg(long, env = "CONFAB_TCP_LISTEN")]
+    tcp_listen: Option<SocketAddr>,
     /// Directory for the embedded database [default: ./confab-data]
     #[arg(long, env = "CONFAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -79,6 +82,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     if let Some(listen) = args.listen {
         config.listen = listen;
+    }
+    if let Some(tcp) = args.tcp_listen {
+        config.tcp_listen = Some(tcp);
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;

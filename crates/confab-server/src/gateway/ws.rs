@@ -11,13 +11,14 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use confab_protocol::{close, decode_client_frame, ClientFrame, ErrorCode, ServerFrame};
+use confab_protocol::{close, decode_client_frame, ErrorCode, ServerFrame};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::login::{error_frame, LoginPhase, Step};
 use crate::error::AppError;
 use crate::http::{bearer_token, check_origin, AppState};
 use crate::hub::sessions::SessionControl;
@@ -26,8 +27,6 @@ use crate::hub::{Authed, Credentials, Hub, Next, Outbox, Resume, Session};
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
 
-/// Refused frames (failed logins, anything else) allowed before login; then the close.
-const MAX_LOGIN_FAILURES: u32 = 5;
 /// Bytes read from the socket at a time. The library's default (128 KiB) would cost that much
 /// memory per idle connection; a chat frame is small and a larger one is read in several goes.
 const READ_BUFFER: usize = 4096;
@@ -252,7 +251,7 @@ async fn login(
 ) -> Option<(Authed, Resume)> {
     let limits = hub.config().limits;
     let deadline = Instant::now() + hub.config().session.login_timeout();
-    let mut failures = 0;
+    let mut phase = LoginPhase::default();
     loop {
         let read = tokio::select! {
             () = shutdown.cancelled() => {
@@ -261,7 +260,7 @@ async fn login(
             }
             read = tokio::time::timeout_at(deadline, stream.next()) => read,
         };
-        let text = match read {
+        let frame = match read {
             Err(_) => {
                 let _ = close_with(sink, close::POLICY_VIOLATION, "login timeout").await;
                 return None;
@@ -275,61 +274,23 @@ async fn login(
                 }
                 return None;
             }
-            Ok(Some(Ok(Message::Text(text)))) => text,
-            Ok(Some(Ok(Message::Binary(_)))) => {
-                let err = binary_refused();
-                let _ = send_frame(sink, &ServerFrame::error(err.code, err.message, None)).await;
-                continue;
-            }
+            Ok(Some(Ok(Message::Text(text)))) => decode_client_frame(text.as_str(), &limits),
+            Ok(Some(Ok(Message::Binary(_)))) => Err(binary_refused()),
             Ok(Some(Ok(_))) => continue,
         };
-        let reply = match decode_client_frame(text.as_str(), &limits) {
-            Ok(ClientFrame::Login(login)) => {
-                let credentials = match (login.token, login.username, login.password) {
-                    (Some(token), _, _) => Credentials::Token(token),
-                    (None, Some(username), Some(password)) => {
-                        Credentials::Password { username, password }
-                    }
-                    _ => unreachable!("decode checks the login shape"),
-                };
-                match hub.authenticate(credentials).await {
-                    Ok(authed) => {
-                        let resume = Resume {
-                            reply_to: login.id,
-                            cursors: login.cursors,
-                        };
-                        return Some((authed, resume));
-                    }
-                    Err(err) => {
-                        failures += 1;
-                        error_frame(err, login.id)
-                    }
+        match phase.step(hub, frame).await {
+            Step::Authenticated(authed, resume) => return Some((authed, resume)),
+            Step::Refused(reply, then_close) => {
+                if send_frame(sink, &reply).await.is_err() {
+                    return None;
+                }
+                if let Some((code, reason)) = then_close {
+                    let _ = close_with(sink, code, reason).await;
+                    return None;
                 }
             }
-            Ok(other) => {
-                failures += 1;
-                error_frame(
-                    AppError::unauthorized("log in first: send a login frame"),
-                    other.id().map(str::to_owned),
-                )
-            }
-            Err(err) => {
-                failures += 1;
-                ServerFrame::error(err.code, err.message, err.reply_to)
-            }
-        };
-        if send_frame(sink, &reply).await.is_err() {
-            return None;
-        }
-        if failures >= MAX_LOGIN_FAILURES {
-            let _ = close_with(sink, close::POLICY_VIOLATION, "too many refused frames").await;
-            return None;
         }
     }
-}
-
-fn error_frame(err: AppError, reply_to: Option<String>) -> ServerFrame {
-    ServerFrame::error(err.code, err.message, reply_to)
 }
 
 async fn send_frame(sink: &mut Sink, frame: &ServerFrame) -> Result<(), axum::Error> {

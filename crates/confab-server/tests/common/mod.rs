@@ -27,6 +27,8 @@ pub const PASSWORD: &str = "correct horse battery";
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The TCP gateway.
+    pub tcp_addr: SocketAddr,
     pub dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     shutdown: CancellationToken,
@@ -55,10 +57,17 @@ impl TestServer {
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tcp_addr = tcp.local_addr().unwrap();
+        let listeners = confab_server::Listeners {
+            http: listener,
+            tcp: Some(tcp),
+        };
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(confab_server::run(config, listener, shutdown.clone()));
+        let task = tokio::spawn(confab_server::run_with(config, listeners, shutdown.clone()));
         Self {
             addr,
+            tcp_addr,
             dir,
             _temp: None,
             shutdown,
@@ -145,6 +154,56 @@ impl TestServer {
         assert_eq!(ready["type"], "ready", "{ready}");
         client.ready = ready;
         client
+    }
+}
+
+/// A raw TCP gateway client: one JSON frame per line.
+pub struct LineClient {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
+    pub write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl LineClient {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (read, write) = stream.into_split();
+        Self {
+            lines: tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(read)),
+            write,
+        }
+    }
+
+    pub async fn send_line(&mut self, line: &str) {
+        self.write.write_all(line.as_bytes()).await.unwrap();
+        self.write.write_all(b"\n").await.unwrap();
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_line(&frame.to_string()).await;
+    }
+
+    /// The next line as JSON; `None` at the end of the stream.
+    pub async fn recv(&mut self) -> Option<Value> {
+        let line = tokio::time::timeout(WAIT, self.lines.next_line())
+            .await
+            .expect("a line in time")
+            .ok()??;
+        Some(serde_json::from_str(&line).unwrap())
+    }
+
+    /// The next frame of `kind`, skipping events.
+    pub async fn recv_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await.expect("connection open");
+            if frame["type"] == kind {
+                return frame;
+            }
+            assert!(
+                ["presence", "typing", "membership"]
+                    .contains(&frame["type"].as_str().unwrap_or("")),
+                "expected {kind}, got {frame}"
+            );
+        }
     }
 }
 

@@ -1,0 +1,301 @@
+//! The TCP gateway (`--tcp-listen`): the WebSocket protocol's JSON frames, one per line
+//! (newline-delimited JSON), for `nc`, `telnet` and scripts. A connection must log in in-band
+//! first. Lines are read with a hard length limit (the frame limit): a longer line is answered
+//! with `too_large` and the connection closed, never buffered. There is no close frame on a
+//! bare socket, so the server's last line is `{"type":"close","code":...,"reason":...}` with
+//! the code a WebSocket would have closed with. The peer must send something (a `ping` will
+//! do) at least every idle timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use confab_protocol::{close, decode_client_frame, ErrorCode, FrameError, ServerFrame};
+use futures_util::StreamExt;
+use tokio::io::{AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Instant;
+use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::login::{LoginPhase, Step};
+use crate::hub::sessions::{Outbound, SessionControl};
+use crate::hub::{Authed, Hub, Next, Outbox, Resume, Session};
+
+type Lines = FramedRead<OwnedReadHalf, AnyDelimiterCodec>;
+type Writer = BufWriter<OwnedWriteHalf>;
+
+/// Frames written in one flush, at most.
+const WRITE_BATCH: usize = 64;
+
+/// Accepts connections until `shutdown`; each runs as a task on `tasks`.
+pub async fn serve(
+    listener: TcpListener,
+    hub: Hub,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "tcp gateway listening");
+    }
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                tasks.spawn(connection(stream, peer, hub.clone(), shutdown.clone()));
+            }
+            Err(err) => {
+                // Out of file descriptors and the like: back off a little and go on.
+                tracing::warn!(%err, "tcp accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {
+    tracing::info!(%peer, "tcp connection");
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    let max = hub.config().limits.max_frame_bytes;
+    // Bytes, not `LinesCodec`: a line that is not UTF-8 must be refused, not end the stream.
+    let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), max);
+    let mut lines = FramedRead::new(read, codec);
+    let mut out = BufWriter::new(write);
+    let Some((authed, resume)) = login(&hub, &mut lines, &mut out, &shutdown).await else {
+        return;
+    };
+    let reply_to = resume.reply_to.clone();
+    let (mut session, outbox) = match hub.open_session(authed, resume).await {
+        Ok(opened) => opened,
+        Err(err) => {
+            let _ = write_line(&mut out, &super::login::error_frame(err, reply_to)).await;
+            let _ = goodbye(&mut out, close::INTERNAL_ERROR, "cannot open session").await;
+            return;
+        }
+    };
+    let control = session.handle.control.clone();
+    let mut writer = tokio::spawn(write_loop(out, outbox, control.clone(), shutdown));
+    if read_loop(&hub, &mut session, lines, &control).await == Ended::Queued {
+        // The writer ends by itself after the queued reply and close line; give it a moment.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer).await;
+    }
+    control.close(close::NORMAL, "connection closed");
+    let _ = writer.await;
+    hub.close_session(session);
+}
+
+/// What a line read produced.
+enum Read {
+    Frame(Result<confab_protocol::ClientFrame, FrameError>),
+    /// Over the length limit: answered, then the connection closes (1009).
+    TooLong,
+    /// The peer went away or sent bytes that are not UTF-8 lines.
+    Gone,
+}
+
+fn read_line(read: Option<Result<Bytes, AnyDelimiterCodecError>>, hub: &Hub) -> Read {
+    match read {
+        None | Some(Err(AnyDelimiterCodecError::Io(_))) => Read::Gone,
+        Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => Read::TooLong,
+        Some(Ok(line)) => match std::str::from_utf8(&line) {
+            Ok(text) => Read::Frame(decode_client_frame(
+                text.trim_end_matches('\r'),
+                &hub.config().limits,
+            )),
+            Err(_) => Read::Frame(Err(FrameError {
+                code: ErrorCode::BadRequest,
+                message: "lines must be UTF-8 JSON".into(),
+                reply_to: None,
+            })),
+        },
+    }
+}
+
+fn too_long(hub: &Hub) -> ServerFrame {
+    ServerFrame::error(
+        ErrorCode::TooLarge,
+        format!("line is over {} bytes", hub.config().limits.max_frame_bytes),
+        None,
+    )
+}
+
+async fn login(
+    hub: &Hub,
+    lines: &mut Lines,
+    out: &mut Writer,
+    shutdown: &CancellationToken,
+) -> Option<(Authed, Resume)> {
+    let deadline = Instant::now() + hub.config().session.login_timeout();
+    let mut phase = LoginPhase::default();
+    loop {
+        let read = tokio::select! {
+            () = shutdown.cancelled() => {
+                let _ = goodbye(out, close::GOING_AWAY, "server shutting down").await;
+                return None;
+            }
+            read = tokio::time::timeout_at(deadline, lines.next()) => read,
+        };
+        let Ok(read) = read else {
+            let _ = goodbye(out, close::POLICY_VIOLATION, "login timeout").await;
+            return None;
+        };
+        let frame = match read_line(read, hub) {
+            Read::Frame(frame) => frame,
+            Read::TooLong => {
+                let _ = write_line(out, &too_long(hub)).await;
+                let _ = goodbye(out, close::TOO_BIG, "line too long").await;
+                return None;
+            }
+            Read::Gone => return None,
+        };
+        match phase.step(hub, frame).await {
+            Step::Authenticated(authed, resume) => return Some((authed, resume)),
+            Step::Refused(reply, then_close) => {
+                if write_line(out, &reply).await.is_err() {
+                    return None;
+                }
+                if let Some((code, reason)) = then_close {
+                    let _ = goodbye(out, code, reason).await;
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// How the read loop ended.
+#[derive(PartialEq, Eq)]
+enum Ended {
+    /// The peer left, or the session was closed from elsewhere.
+    Gone,
+    /// A reply and a close were queued for the writer.
+    Queued,
+}
+
+async fn read_loop(
+    hub: &Hub,
+    session: &mut Session,
+    mut lines: Lines,
+    control: &SessionControl,
+) -> Ended {
+    let idle = hub.config().session.idle_timeout();
+    loop {
+        let read = tokio::select! {
+            () = control.closed() => return Ended::Gone,
+            read = tokio::time::timeout(idle, lines.next()) => read,
+        };
+        let Ok(read) = read else {
+            control.close(close::IDLE_TIMEOUT, "idle timeout");
+            return Ended::Gone;
+        };
+        match read_line(read, hub) {
+            Read::Frame(frame) => hub.handle(session, frame).await,
+            Read::TooLong => {
+                session.send(&too_long(hub));
+                session.handle.push(Outbound::Close {
+                    code: close::TOO_BIG,
+                    reason: "line too long",
+                });
+                return Ended::Queued;
+            }
+            Read::Gone => return Ended::Gone,
+        }
+    }
+}
+
+async fn write_loop(
+    mut out: Writer,
+    mut outbox: Outbox,
+    control: Arc<SessionControl>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                let mut pending = Vec::new();
+                while let Some(Next::Send(frame, mark)) = outbox.try_next() {
+                    pending.push((frame, mark));
+                }
+                let _ = write_batch(&mut out, &outbox, pending).await;
+                let _ = goodbye(&mut out, close::GOING_AWAY, "server shutting down").await;
+                control.close(close::GOING_AWAY, "server shutting down");
+                return;
+            }
+            next = outbox.next() => next,
+        };
+        let mut batch = Vec::new();
+        let mut closing = None;
+        match next {
+            Next::Send(frame, mark) => batch.push((frame, mark)),
+            Next::Close(code, reason) => closing = Some((code, reason)),
+        }
+        while closing.is_none() && batch.len() < WRITE_BATCH {
+            match outbox.try_next() {
+                Some(Next::Send(frame, mark)) => batch.push((frame, mark)),
+                Some(Next::Close(code, reason)) => closing = Some((code, reason)),
+                None => break,
+            }
+        }
+        let written = tokio::select! {
+            written = write_batch(&mut out, &outbox, batch) => written,
+            () = control.closed(), if closing.is_none() => Err(std::io::ErrorKind::TimedOut.into()),
+        };
+        if written.is_err() {
+            control.close(close::GOING_AWAY, "write failed");
+            if let Some((code, reason)) = control.requested() {
+                let _ = tokio::time::timeout(
+                    std::time::Duration::from_secs(1),
+                    goodbye(&mut out, code, reason),
+                )
+                .await;
+            }
+            return;
+        }
+        if let Some((code, reason)) = closing {
+            let _ = goodbye(&mut out, code, reason).await;
+            return;
+        }
+    }
+}
+
+type Batch = Vec<(Bytes, Option<(i64, u64)>)>;
+
+async fn write_batch(out: &mut Writer, outbox: &Outbox, batch: Batch) -> std::io::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut marks = Vec::new();
+    for (frame, mark) in batch {
+        out.write_all(&frame).await?;
+        out.write_all(b"\n").await?;
+        marks.extend(mark);
+    }
+    out.flush().await?;
+    for (conv, seq) in marks {
+        outbox.written(conv, seq);
+    }
+    Ok(())
+}
+
+async fn write_line(out: &mut Writer, frame: &ServerFrame) -> std::io::Result<()> {
+    out.write_all(frame.to_json().as_bytes()).await?;
+    out.write_all(b"\n").await?;
+    out.flush().await
+}
+
+/// The last line, then the end of the stream.
+async fn goodbye(out: &mut Writer, code: u16, reason: &str) -> std::io::Result<()> {
+    let frame = ServerFrame::Close {
+        code,
+        reason: reason.to_owned(),
+    };
+    write_line(out, &frame).await?;
+    out.shutdown().await
+}
