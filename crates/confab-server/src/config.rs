@@ -17,6 +17,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Address of the TCP gateway (newline-delimited JSON). Off unless set.
     pub tcp_listen: Option<SocketAddr>,
+    /// Address of the UDP gateway (JSON datagrams). Off unless set.
+    pub udp_listen: Option<SocketAddr>,
     /// Directory for the SQLite database. Default `./confab-data`.
     pub data_dir: PathBuf,
     /// Frame, content and history limits.
@@ -37,6 +39,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             tcp_listen: None,
+            udp_listen: None,
             data_dir: PathBuf::from("confab-data"),
             limits: Limits::default(),
             rate: RateLimits::default(),

@@ -50,6 +50,8 @@ pub struct Listeners {
     pub http: TcpListener,
     /// The TCP gateway, if any.
     pub tcp: Option<TcpListener>,
+    /// The UDP gateway, if any.
+    pub udp: Option<tokio::net::UdpSocket>,
 }
 
 impl Listeners {
@@ -61,7 +63,13 @@ impl Listeners {
             })?),
             None => None,
         };
-        Ok(Self { http, tcp })
+        let udp = match config.udp_listen {
+            Some(addr) => Some(tokio::net::UdpSocket::bind(addr).await.map_err(|e| {
+                ServeError::Start(format!("cannot bind {addr} (udp gateway): {e}"))
+            })?),
+            None => None,
+        };
+        Ok(Self { http, tcp, udp })
     }
 }
 
@@ -104,6 +112,10 @@ pub async fn run_with(
     });
     if let Some(tcp) = listeners.tcp {
         let gateway = gateway::tcp::serve(tcp, hub.clone(), shutdown.clone(), tasks.clone());
+        tokio::spawn(gateway);
+    }
+    if let Some(udp) = listeners.udp {
+        let gateway = gateway::udp::serve(udp, hub.clone(), shutdown.clone(), tasks.clone());
         tokio::spawn(gateway);
     }
     tracing::info!(addr = %listener.local_addr()?, "confab listening");

@@ -52,6 +52,9 @@ struct ServeArgs {
     /// Address for the TCP gateway (newline-delimited JSON frames); off unless given
     #[arg(long, env = "CONFAB_TCP_LISTEN")]
     tcp_listen: Option<SocketAddr>,
+    /// Address for the UDP gateway (JSON datagrams of at most 4096 bytes); off unless given
+    #[arg(long, env = "CONFAB_UDP_LISTEN")]
+    udp_listen: Option<SocketAddr>,
     /// Directory for the embedded database [default: ./confab-data]
     #[arg(long, env = "CONFAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -85,6 +88,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(tcp) = args.tcp_listen {
         config.tcp_listen = Some(tcp);
+    }
+    if let Some(udp) = args.udp_listen {
+        config.udp_listen = Some(udp);
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;

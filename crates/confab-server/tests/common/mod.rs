@@ -29,6 +29,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The TCP gateway.
     pub tcp_addr: SocketAddr,
+    /// The UDP gateway.
+    pub udp_addr: SocketAddr,
     pub dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
     shutdown: CancellationToken,
@@ -59,15 +61,19 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let tcp_addr = tcp.local_addr().unwrap();
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let udp_addr = udp.local_addr().unwrap();
         let listeners = confab_server::Listeners {
             http: listener,
             tcp: Some(tcp),
+            udp: Some(udp),
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(confab_server::run_with(config, listeners, shutdown.clone()));
         Self {
             addr,
             tcp_addr,
+            udp_addr,
             dir,
             _temp: None,
             shutdown,
