@@ -39,6 +39,19 @@ impl Connection {
         Ok((connection, ready))
     }
 
+    /// Connects without a token and authenticates in-band with `login` (which may carry the
+    /// client's cursors for an exact resume).
+    pub async fn connect_login(
+        endpoint: &Endpoint,
+        login: Login,
+    ) -> Result<(Self, Ready), ClientError> {
+        let (ws, _) = tokio_tungstenite::connect_async(endpoint.ws_url(None)).await?;
+        let mut connection = Self { ws };
+        connection.send(&ClientFrame::Login(login)).await?;
+        let ready = connection.ready().await?;
+        Ok((connection, ready))
+    }
+
     /// Connects from `local` (any port), for spreading many sessions over source addresses;
     /// authenticates in-band with `login`.
     pub async fn connect_from(
@@ -132,7 +145,14 @@ where
                     .map(Some)
                     .map_err(|e| ClientError::Unexpected(format!("{e}: {}", text.as_str())));
             }
-            Message::Close(_) => return Ok(None),
+            // Surfaced as the `close` frame line transports send, so callers see the code.
+            Message::Close(Some(frame)) => {
+                return Ok(Some(ServerFrame::Close {
+                    code: frame.code.into(),
+                    reason: frame.reason.to_string(),
+                }))
+            }
+            Message::Close(None) => return Ok(None),
             _ => continue,
         }
     }

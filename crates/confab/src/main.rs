@@ -1,5 +1,5 @@
-//! The `confab` binary: argument parsing only. `confab serve` runs the server, `confab bench`
-//! measures one; `confab chat` will sit beside them.
+//! The `confab` binary: argument parsing only. `confab serve` runs the server, `confab chat`
+//! talks to one from a terminal, `confab bench` measures one.
 
 #![forbid(unsafe_code)]
 
@@ -34,6 +34,8 @@ enum Command {
     Serve(ServeArgs),
     /// Measure a server: throughput, latency, connection scale (starts one if none is given).
     Bench(BenchArgs),
+    /// Chat from the terminal (`--plain` for scripts and pipes).
+    Chat(confab_chat::ChatArgs),
 }
 
 #[derive(clap::Args)]
@@ -65,16 +67,23 @@ struct ServeArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_ansi(std::io::stdout().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    // The server logs to stdout; the tools keep stdout for their output.
+    let serving = matches!(cli.command, Command::Serve(_));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
+    });
+    let logs = tracing_subscriber::fmt().with_env_filter(filter);
+    if serving {
+        logs.with_ansi(std::io::stdout().is_terminal()).init();
+    } else {
+        logs.with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Bench(args) => bench(args),
+        Command::Chat(args) => chat(args),
     }
 }
 
@@ -106,6 +115,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         confab_server::run(config, listener, shutdown).await?;
         Ok(())
     })
+}
+
+fn chat(args: confab_chat::ChatArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let code = runtime.block_on(confab_chat::run(args))?;
+    std::process::exit(code);
 }
 
 fn bench(args: BenchArgs) -> anyhow::Result<()> {

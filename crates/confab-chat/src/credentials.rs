@@ -1,0 +1,131 @@
+//! Where the client's token comes from: `--token` / `CONFAB_TOKEN`, else the token saved for
+//! this server, else a login (or `--register`) with `--user` and a password from
+//! `CONFAB_PASSWORD` or a prompt that does not echo. Tokens are saved in
+//! `$XDG_CONFIG_HOME/confab/tokens.json` (or `~/.config/confab/tokens.json`), readable by the
+//! user only.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use confab_client::protocol::ErrorCode;
+use confab_client::{accounts, ClientError, Endpoint};
+use serde::{Deserialize, Serialize};
+
+/// A saved login for one server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    pub username: String,
+    pub token: String,
+}
+
+/// How to log in, from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct LoginOptions {
+    pub token: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub register: bool,
+}
+
+fn store_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("confab").join("tokens.json"))
+}
+
+fn load_all() -> BTreeMap<String, Saved> {
+    store_path()
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
+}
+
+/// Saves (or with `None`, forgets) the login for a server.
+pub fn save(endpoint: &Endpoint, saved: Option<Saved>) -> anyhow::Result<()> {
+    let Some(path) = store_path() else {
+        return Ok(());
+    };
+    let mut all = load_all();
+    match saved {
+        Some(saved) => all.insert(endpoint.authority.clone(), saved),
+        None => all.remove(&endpoint.authority),
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    file.write_all(serde_json::to_string_pretty(&all)?.as_bytes())?;
+    Ok(())
+}
+
+/// The saved login for a server, if any.
+pub fn saved(endpoint: &Endpoint) -> Option<Saved> {
+    load_all().remove(&endpoint.authority)
+}
+
+/// A token to connect with; logs in (and saves the token) when there is none.
+pub async fn token(endpoint: &Endpoint, options: &LoginOptions) -> anyhow::Result<String> {
+    if let Some(token) = &options.token {
+        return Ok(token.clone());
+    }
+    if !options.register {
+        if let Some(saved) = saved(endpoint) {
+            let wanted = options.user.as_deref().map(str::to_ascii_lowercase);
+            if wanted.is_none_or(|u| u == saved.username) {
+                return Ok(saved.token);
+            }
+        }
+    }
+    let Some(user) = &options.user else {
+        bail!(
+            "not logged in to {}: give --user NAME (password from CONFAB_PASSWORD or a prompt), \
+             or --token",
+            endpoint.authority
+        );
+    };
+    let password = match &options.password {
+        Some(password) => password.clone(),
+        None => rpassword::prompt_password(format!("password for {user}: "))
+            .context("cannot read the password")?,
+    };
+    let result = if options.register {
+        accounts::register(endpoint, user, &password).await
+    } else {
+        accounts::login(endpoint, user, &password).await
+    };
+    let token = match result {
+        Ok(token) => token,
+        Err(ClientError::Refused {
+            code: ErrorCode::Unauthorized,
+            ..
+        }) => {
+            bail!("wrong username or password")
+        }
+        Err(err) => return Err(err.into()),
+    };
+    save(
+        endpoint,
+        Some(Saved {
+            username: user.to_ascii_lowercase(),
+            token: token.clone(),
+        }),
+    )?;
+    Ok(token)
+}

@@ -1,0 +1,62 @@
+//! `confab chat`: the terminal client. [`session`] owns the connection (reconnects, resumes
+//! from its cursors, resends what was not acknowledged); [`plain`] is the line mode for
+//! scripts; [`commands`] parses slash commands; [`credentials`] finds or makes a token.
+
+#![forbid(unsafe_code)]
+
+pub mod commands;
+pub mod credentials;
+pub mod format;
+pub mod plain;
+pub mod session;
+
+use clap::Args;
+use confab_client::Endpoint;
+
+/// `confab chat` options.
+#[derive(Debug, Clone, Args)]
+pub struct ChatArgs {
+    /// The server (ws://host:port)
+    #[arg(default_value = "ws://127.0.0.1:8080")]
+    pub server: String,
+    /// Line mode: read lines from stdin, print one message per line
+    #[arg(long)]
+    pub plain: bool,
+    /// With --plain: print every frame as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The conversation to talk in at first: #room (joined if needed) or a username
+    #[arg(long, default_value = "#general")]
+    pub room: String,
+    /// With --plain: keep running after the end of input
+    #[arg(long)]
+    pub stay: bool,
+    /// A session token (instead of a saved one or a login)
+    #[arg(long, env = "CONFAB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Log in as this user (password from CONFAB_PASSWORD, or asked for)
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Create the account first
+    #[arg(long, requires = "user")]
+    pub register: bool,
+}
+
+/// Runs the client; returns the process exit code.
+pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
+    let endpoint = Endpoint::parse(&args.server)?;
+    let login = credentials::LoginOptions {
+        token: args.token.clone(),
+        user: args.user.clone(),
+        password: std::env::var("CONFAB_PASSWORD").ok(),
+        register: args.register,
+    };
+    let token = credentials::token(&endpoint, &login).await?;
+    let (commands, updates) = session::spawn(endpoint, token);
+    let options = plain::PlainOptions {
+        room: args.room,
+        json: args.json,
+        stay: args.stay || !args.plain,
+    };
+    plain::run(options, commands, updates).await
+}
