@@ -15,9 +15,7 @@ use confab_client::protocol::ChatMessage;
 
 /// The conversation a message belongs to, for the user `me`: the room, or the other user.
 pub fn conversation(message: &ChatMessage, me: &str) -> String {
-    if message.receiver.starts_with('#') {
-        message.receiver.clone()
-    } else if message.sender == me {
+    if message.receiver.starts_with('#') || message.sender == me {
         message.receiver.clone()
     } else {
         message.sender.clone()
