@@ -5,7 +5,7 @@
 //! user only.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -75,6 +75,15 @@ pub fn save(endpoint: &Endpoint, saved: Option<Saved>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Asks a question on the terminal; returns the trimmed answer.
+fn ask(question: &str) -> anyhow::Result<String> {
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim().to_owned())
+}
+
 /// The saved login for a server, if any.
 pub fn saved(endpoint: &Endpoint) -> Option<Saved> {
     load_all().remove(&endpoint.authority)
@@ -93,13 +102,17 @@ pub async fn token(endpoint: &Endpoint, options: &LoginOptions) -> anyhow::Resul
             }
         }
     }
-    let Some(user) = &options.user else {
-        bail!(
+    let interactive = std::io::stdin().is_terminal();
+    let user = match &options.user {
+        Some(user) => user.clone(),
+        None if interactive => ask(&format!("username on {}: ", endpoint.authority))?,
+        None => bail!(
             "not logged in to {}: give --user NAME (password from CONFAB_PASSWORD or a prompt), \
              or --token",
             endpoint.authority
-        );
+        ),
     };
+    let user = &user;
     let password = match &options.password {
         Some(password) => password.clone(),
         None => rpassword::prompt_password(format!("password for {user}: "))

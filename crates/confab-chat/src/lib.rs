@@ -1,14 +1,17 @@
 //! `confab chat`: the terminal client. [`session`] owns the connection (reconnects, resumes
-//! from its cursors, resends what was not acknowledged); [`plain`] is the line mode for
-//! scripts; [`commands`] parses slash commands; [`credentials`] finds or makes a token.
+//! from its cursors, resends what was not acknowledged); [`tui`] is the full-screen client and
+//! [`plain`] the line mode for scripts; [`commands`] parses slash commands; [`credentials`]
+//! finds or makes a token.
 
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod credentials;
 pub mod format;
+pub mod outgoing;
 pub mod plain;
 pub mod session;
+pub mod tui;
 
 use clap::Args;
 use confab_client::Endpoint;
@@ -53,10 +56,13 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
     };
     let token = credentials::token(&endpoint, &login).await?;
     let (commands, updates) = session::spawn(endpoint, token);
+    if !args.plain {
+        return tui::run(commands, updates).await;
+    }
     let options = plain::PlainOptions {
         room: args.room,
         json: args.json,
-        stay: args.stay || !args.plain,
+        stay: args.stay,
     };
     plain::run(options, commands, updates).await
 }

@@ -7,14 +7,12 @@
 use std::collections::HashSet;
 use std::io::Write;
 
-use confab_client::protocol::{
-    ClientFrame, HistoryRequest, MembersRequest, Receiver, RoomRequest, SendMessage, ServerFrame,
-};
+use confab_client::protocol::{ClientFrame, Receiver, RoomRequest, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::commands::{self, Action};
-use crate::format;
 use crate::session::{Command, Update};
+use crate::{format, outgoing};
 
 /// Line-mode options.
 #[derive(Debug, Clone)]
@@ -31,7 +29,7 @@ struct Plain {
     options: PlainOptions,
     me: String,
     current: Receiver,
-    next_id: u64,
+    ids: outgoing::Ids,
     waiting: HashSet<String>,
     refused: u32,
     joined_initial: bool,
@@ -49,7 +47,7 @@ pub async fn run(
         options,
         me: String::new(),
         current,
-        next_id: 0,
+        ids: outgoing::Ids::new(),
         waiting: HashSet::new(),
         refused: 0,
         joined_initial: false,
@@ -57,7 +55,6 @@ pub async fn run(
     };
     let mut input = BufReader::new(tokio::io::stdin()).lines();
     let mut input_open = true;
-    let run_id = std::process::id();
     loop {
         if !input_open && plain.waiting.is_empty() && !plain.options.stay {
             let _ = commands.send(Command::Close).await;
@@ -69,7 +66,7 @@ pub async fn run(
                 Some(line) => match commands::parse(&line) {
                     Ok(Action::Quit) => input_open = false,
                     Ok(action) => {
-                        for frame in plain.frames(action, run_id) {
+                        for frame in plain.frames(action) {
                             if commands.send(Command::Send(frame)).await.is_err() {
                                 return Ok(1);
                             }
@@ -98,83 +95,24 @@ pub async fn run(
 }
 
 impl Plain {
-    fn id(&mut self, run_id: u32) -> String {
-        self.next_id += 1;
-        let id = format!("p{run_id}-{}", self.next_id);
-        self.waiting.insert(id.clone());
-        id
-    }
-
-    /// The frames an action sends.
-    fn frames(&mut self, action: Action, run_id: u32) -> Vec<ClientFrame> {
-        let message = |id, receiver: Receiver, content| {
-            ClientFrame::Message(SendMessage {
-                id: Some(id),
-                receiver,
-                content,
-                sender: None,
-                timestamp: None,
-            })
-        };
-        match action {
-            Action::Say(text) => vec![message(self.id(run_id), self.current.clone(), text)],
-            Action::Msg(user, text) => {
-                self.current = Receiver::User(user.clone());
-                vec![message(self.id(run_id), Receiver::User(user), text)]
+    /// The frames an action sends; their ids are awaited before exiting.
+    fn frames(&mut self, action: Action) -> Vec<ClientFrame> {
+        if action == Action::Help {
+            for (command, help) in commands::COMMANDS {
+                eprintln!("{command} {help}");
             }
-            Action::Join(room) => {
-                self.current = Receiver::Room(room.clone());
-                vec![ClientFrame::Join(RoomRequest {
-                    id: Some(self.id(run_id)),
-                    room,
-                })]
+            return vec![];
+        }
+        match outgoing::frames(action, &mut self.current, &mut self.ids) {
+            Ok(frames) => {
+                self.waiting
+                    .extend(frames.iter().filter_map(|f| f.id().map(str::to_owned)));
+                frames
             }
-            Action::Leave(room) => {
-                let room = room.or(match &self.current {
-                    Receiver::Room(room) => Some(room.clone()),
-                    Receiver::User(_) => None,
-                });
-                match room {
-                    Some(room) => vec![ClientFrame::Leave(RoomRequest {
-                        id: Some(self.id(run_id)),
-                        room,
-                    })],
-                    None => {
-                        eprintln!("confab: /leave needs a room here");
-                        vec![]
-                    }
-                }
-            }
-            Action::Rooms => vec![ClientFrame::Rooms {
-                id: Some(self.id(run_id)),
-            }],
-            Action::Who(room) => {
-                let room = room.or(match &self.current {
-                    Receiver::Room(room) => Some(room.clone()),
-                    Receiver::User(_) => None,
-                });
-                match room {
-                    Some(room) => vec![ClientFrame::Members(MembersRequest {
-                        id: Some(self.id(run_id)),
-                        room,
-                    })],
-                    None => vec![],
-                }
-            }
-            Action::History(limit) => vec![ClientFrame::History(HistoryRequest {
-                id: Some(self.id(run_id)),
-                receiver: self.current.clone(),
-                limit: Some(limit),
-                before: None,
-                after: None,
-            })],
-            Action::Help => {
-                for (command, help) in commands::COMMANDS {
-                    eprintln!("{command} {help}");
-                }
+            Err(problem) => {
+                eprintln!("confab: {problem}");
                 vec![]
             }
-            Action::Quit => vec![],
         }
     }
 

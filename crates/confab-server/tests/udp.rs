@@ -145,3 +145,31 @@ async fn udp_refuses_what_it_must_and_never_amplifies() {
     let close = owner.recv_type("close").await;
     assert_eq!(close["code"], 4001);
 }
+
+#[tokio::test]
+async fn every_way_in_reaches_every_other() {
+    let server = TestServer::start().await;
+    let (_, mut web) = server.user("web").await;
+    let tcp_token = server.register("tcp").await;
+    let udp_token = server.register("udp").await;
+    let mut tcp = common::LineClient::connect(server.tcp_addr).await;
+    tcp.send(json!({"type": "login", "token": tcp_token})).await;
+    tcp.recv_type("ready").await;
+    let udp = Udp::new(server.udp_addr).await;
+    udp.send(json!({"type": "login", "token": udp_token})).await;
+    udp.recv_type("ready").await;
+
+    web.say("#general", "from ws").await;
+    assert_eq!(tcp.recv_type("message").await["content"], "from ws");
+    assert_eq!(udp.recv_type("message").await["content"], "from ws");
+
+    tcp.send(json!({"type": "message", "id": "t", "receiver": "#general", "content": "from tcp"}))
+        .await;
+    assert_eq!(web.recv_type("message").await["content"], "from tcp");
+    assert_eq!(udp.recv_type("message").await["content"], "from tcp");
+
+    udp.send(json!({"token": udp_token, "type": "message", "id": "u", "receiver": "#general", "content": "from udp"}))
+        .await;
+    assert_eq!(web.recv_type("message").await["content"], "from udp");
+    assert_eq!(tcp.recv_type("message").await["content"], "from udp");
+}
