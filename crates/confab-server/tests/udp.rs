@@ -165,6 +165,7 @@ async fn every_way_in_reaches_every_other() {
 
     tcp.send(json!({"type": "message", "id": "t", "receiver": "#general", "content": "from tcp"}))
         .await;
+    assert_eq!(tcp.recv_type("ack").await["reply_to"], "t");
     assert_eq!(web.recv_type("message").await["content"], "from tcp");
     assert_eq!(udp.recv_type("message").await["content"], "from tcp");
 
