@@ -43,11 +43,15 @@ pub struct ChatArgs {
     /// Create the account first
     #[arg(long, requires = "user")]
     pub register: bool,
+    /// Trust this PEM certificate as a root too (for a wss:// server with a development
+    /// certificate); the system's roots are always trusted
+    #[arg(long)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Runs the client; returns the process exit code.
 pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
-    let endpoint = Endpoint::parse(&args.server)?;
+    let endpoint = Endpoint::parse_with_ca(&args.server, args.ca_file.as_deref())?;
     let login = credentials::LoginOptions {
         token: args.token.clone(),
         user: args.user.clone(),

@@ -51,16 +51,23 @@ pub async fn post(
     body: String,
 ) -> Result<(u16, Value), ClientError> {
     let stream = TcpStream::connect(&endpoint.authority).await?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(http)?;
-    tokio::spawn(connection);
     let request = Request::post(path)
         .header("host", &endpoint.authority)
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(http)?;
-    let response = sender.send_request(request).await.map_err(http)?;
+    let response = match &endpoint.tls {
+        None => send(TokioIo::new(stream), request).await?,
+        Some(config) => {
+            let name = rustls_pki_types::ServerName::try_from(endpoint.host().to_owned())
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            let stream = tokio_rustls::TlsConnector::from(config.clone())
+                .connect(name, stream)
+                .await
+                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            send(TokioIo::new(stream), request).await?
+        }
+    };
     let status = response.status().as_u16();
     let bytes = response
         .into_body()
@@ -72,6 +79,20 @@ pub async fn post(
         status,
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     ))
+}
+
+async fn send<T>(
+    io: TokioIo<T>,
+    request: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, ClientError>
+where
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+        .await
+        .map_err(http)?;
+    tokio::spawn(connection);
+    sender.send_request(request).await.map_err(http)
 }
 
 fn http(err: impl std::fmt::Display) -> ClientError {

@@ -33,7 +33,7 @@ pub struct Receiver {
 impl Connection {
     /// Connects with the token at the upgrade and waits for `ready`.
     pub async fn connect(endpoint: &Endpoint, token: &str) -> Result<(Self, Ready), ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(endpoint.ws_url(Some(token))).await?;
+        let ws = open(endpoint, Some(token)).await?;
         let mut connection = Self { ws };
         let ready = connection.ready().await?;
         Ok((connection, ready))
@@ -124,6 +124,18 @@ impl Receiver {
     pub async fn recv(&mut self) -> Result<Option<ServerFrame>, ClientError> {
         recv(&mut self.stream).await
     }
+}
+
+/// Opens the WebSocket, over TLS for secure endpoints.
+async fn open(endpoint: &Endpoint, token: Option<&str>) -> Result<Ws, ClientError> {
+    let url = endpoint.ws_url(token);
+    let connector = endpoint
+        .tls
+        .clone()
+        .map(tokio_tungstenite::Connector::Rustls);
+    let (ws, _) =
+        tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector).await?;
+    Ok(ws)
 }
 
 async fn send<S>(sink: &mut S, frame: &ClientFrame) -> Result<(), ClientError>

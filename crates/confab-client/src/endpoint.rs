@@ -1,35 +1,77 @@
-//! Where a server is: host and port, from `ws://`, `http://` or a bare `host:port`.
+//! Where a server is: host and port, from `ws://`, `wss://`, `http://`, `https://` or a bare
+//! `host:port`, and for the secure schemes the TLS configuration to reach it with.
 
-use crate::ClientError;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::{tls, ClientError};
 
 /// A server's address, from which both the REST and the WebSocket URLs follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Endpoint {
     /// `host:port`.
     pub authority: String,
+    /// Set for `wss://` and `https://`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("authority", &self.authority)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
 }
 
 impl Endpoint {
-    /// Parses `ws://host:port[/ws]`, `http://host:port[/]` or `host:port`.
+    /// Parses an address; secure schemes trust the system's roots.
     pub fn parse(raw: &str) -> Result<Self, ClientError> {
-        let rest = ["ws://", "http://"]
-            .iter()
-            .find_map(|scheme| raw.strip_prefix(scheme))
-            .unwrap_or(raw);
+        Self::parse_with_ca(raw, None)
+    }
+
+    /// Parses an address; secure schemes also trust the certificates in `ca_file`.
+    pub fn parse_with_ca(raw: &str, ca_file: Option<&Path>) -> Result<Self, ClientError> {
+        let (secure, rest) = [
+            ("ws://", false),
+            ("http://", false),
+            ("wss://", true),
+            ("https://", true),
+        ]
+        .iter()
+        .find_map(|(scheme, secure)| raw.strip_prefix(scheme).map(|rest| (*secure, rest)))
+        .unwrap_or((false, raw));
         let authority = rest.split('/').next().unwrap_or_default();
         if authority.is_empty() || authority.contains(char::is_whitespace) {
             return Err(ClientError::BadAddress(raw.to_owned()));
         }
+        let tls = if secure {
+            Some(tls::config(ca_file)?)
+        } else {
+            None
+        };
         Ok(Self {
             authority: authority.to_owned(),
+            tls,
         })
+    }
+
+    /// The host name, for TLS.
+    pub fn host(&self) -> &str {
+        match self.authority.rsplit_once(':') {
+            Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => {
+                host.trim_start_matches('[').trim_end_matches(']')
+            }
+            _ => &self.authority,
+        }
     }
 
     /// The WebSocket URL, with an optional token in the query.
     pub fn ws_url(&self, token: Option<&str>) -> String {
+        let scheme = if self.tls.is_some() { "wss" } else { "ws" };
         match token {
-            Some(token) => format!("ws://{}/ws?token={token}", self.authority),
-            None => format!("ws://{}/ws", self.authority),
+            Some(token) => format!("{scheme}://{}/ws?token={token}", self.authority),
+            None => format!("{scheme}://{}/ws", self.authority),
         }
     }
 }
@@ -45,12 +87,17 @@ mod tests {
             "http://127.0.0.1:8080",
             "127.0.0.1:8080",
         ] {
-            assert_eq!(Endpoint::parse(raw).unwrap().authority, "127.0.0.1:8080");
+            let endpoint = Endpoint::parse(raw).unwrap();
+            assert_eq!(endpoint.authority, "127.0.0.1:8080");
+            assert!(endpoint.tls.is_none());
         }
         assert!(Endpoint::parse("ws://").is_err());
         assert_eq!(
             Endpoint::parse("localhost:1").unwrap().ws_url(Some("t")),
             "ws://localhost:1/ws?token=t"
         );
+        let secure = Endpoint::parse("wss://chat.example:443").unwrap();
+        assert_eq!(secure.ws_url(None), "wss://chat.example:443/ws");
+        assert_eq!(secure.host(), "chat.example");
     }
 }

@@ -7,6 +7,7 @@
 pub mod accounts;
 mod connection;
 mod endpoint;
+mod tls;
 
 pub use confab_protocol as protocol;
 pub use connection::{Connection, Receiver, Sender};
@@ -23,6 +24,8 @@ pub enum ClientError {
     Io(#[from] std::io::Error),
     #[error("HTTP failed: {0}")]
     Http(String),
+    #[error("TLS failed: {0}")]
+    Tls(String),
     #[error("WebSocket failed: {0}")]
     WebSocket(#[from] tokio_tungstenite::tungstenite::Error),
     #[error("server said {code}: {message}")]

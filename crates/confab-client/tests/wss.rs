@@ -1,0 +1,91 @@
+//! `wss://` and `https://`: the client verifies the server's certificate (here a development
+//! certificate given as an extra root) and talks through TLS. The server side is a real
+//! `confab` behind a TLS-terminating proxy made for the test, since the server itself does not
+//! serve TLS yet.
+
+use std::sync::Arc;
+
+use confab_client::protocol::{ClientFrame, Receiver, SendMessage, ServerFrame};
+use confab_client::{accounts, ClientError, Connection, Endpoint};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+async fn tls_proxy_to(backend: std::net::SocketAddr) -> (u16, tempfile::TempDir) {
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ca.pem"), certified.cert.pem()).unwrap();
+    let key =
+        rustls_pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let mut plain = TcpStream::connect(backend).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, dir)
+}
+
+#[tokio::test]
+async fn the_client_talks_wss_and_https_and_checks_the_certificate() {
+    let data = tempfile::tempdir().unwrap();
+    let config = confab_server::Config {
+        data_dir: data.path().to_owned(),
+        ..confab_server::Config::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(confab_server::run(config, listener, shutdown.clone()));
+    let (port, dir) = tls_proxy_to(backend).await;
+    let ca = dir.path().join("ca.pem");
+
+    // Without the development root the certificate is refused.
+    let untrusted = Endpoint::parse(&format!("wss://localhost:{port}")).unwrap();
+    let refused = accounts::register(&untrusted, "alice", "a long password").await;
+    assert!(matches!(refused, Err(ClientError::Tls(_))), "{refused:?}");
+
+    let endpoint = Endpoint::parse_with_ca(&format!("wss://localhost:{port}"), Some(&ca)).unwrap();
+    let token = accounts::register(&endpoint, "alice", "a long password")
+        .await
+        .unwrap();
+    let (mut connection, ready) = Connection::connect(&endpoint, &token).await.unwrap();
+    assert_eq!(ready.user.username, "alice");
+    connection
+        .send(&ClientFrame::Message(SendMessage {
+            id: Some("m1".into()),
+            receiver: Receiver::parse("#general").unwrap(),
+            content: "over tls".into(),
+            sender: None,
+            timestamp: None,
+        }))
+        .await
+        .unwrap();
+    loop {
+        match connection.recv().await.unwrap() {
+            Some(ServerFrame::Ack(ack)) => {
+                assert_eq!(ack.reply_to, "m1");
+                break;
+            }
+            Some(_) => continue,
+            None => panic!("closed"),
+        }
+    }
+    shutdown.cancel();
+}
