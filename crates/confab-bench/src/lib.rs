@@ -59,6 +59,10 @@ pub enum Scenario {
     Dm(scenarios::dm::Options),
     /// N idle authenticated sessions: connect rate and server memory per session
     Connections(scenarios::connections::Options),
+    /// History page latency in a conversation of N stored messages
+    History(scenarios::history::Options),
+    /// N clients dropped at once come back and catch up: time until all have
+    Reconnect(scenarios::reconnect::Options),
 }
 
 /// Runs one scenario; the report says whether `--check` passed.
@@ -71,6 +75,8 @@ pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
         Scenario::Connections(options) => {
             scenarios::connections::run(&target, &common, options).await
         }
+        Scenario::History(options) => scenarios::history::run(&target, &common, options).await,
+        Scenario::Reconnect(options) => scenarios::reconnect::run(&target, &common, options).await,
     };
     target.close().await;
     let report = report?;

@@ -52,3 +52,21 @@ fn connections() {
         "4",
     ]);
 }
+
+#[test]
+fn history() {
+    bench(&[
+        "history",
+        "--messages",
+        "500",
+        "--fillers",
+        "2",
+        "--page",
+        "20",
+    ]);
+}
+
+#[test]
+fn reconnect() {
+    bench(&["reconnect", "--clients", "40", "--missed", "3"]);
+}

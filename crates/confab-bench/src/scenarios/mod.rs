@@ -6,6 +6,8 @@ pub mod connections;
 pub mod dm;
 pub mod durable;
 pub mod fanout;
+pub mod history;
+pub mod reconnect;
 
 use std::time::{Duration, Instant};
 
