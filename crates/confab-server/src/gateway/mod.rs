@@ -1,8 +1,10 @@
 //! The front doors: each turns a transport's bytes into protocol frames for the hub and the
 //! hub's frames back into bytes: [`ws`] (WebSocket on `/ws`), [`tcp`] (newline-delimited
-//! JSON) and [`udp`] (JSON datagrams). [`login`] is the login phase the stream transports share.
+//! JSON) and [`udp`] (JSON datagrams). [`login`] and [`writer`] are the login phase and the
+//! writing loop the stream transports share.
 
 pub mod login;
 pub mod tcp;
 pub mod udp;
+pub mod writer;
 pub mod ws;

@@ -7,7 +7,6 @@
 //! do) at least every idle timeout.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use confab_protocol::{close, decode_client_frame, ErrorCode, FrameError, ServerFrame};
@@ -21,14 +20,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::login::{LoginPhase, Step};
+use super::writer::{self, FrameSink};
 use crate::hub::sessions::{Outbound, SessionControl};
-use crate::hub::{Authed, Hub, Next, Outbox, Resume, Session};
+use crate::hub::{Authed, Hub, Resume, Session};
 
 type Lines = FramedRead<OwnedReadHalf, AnyDelimiterCodec>;
 type Writer = BufWriter<OwnedWriteHalf>;
-
-/// Frames written in one flush, at most.
-const WRITE_BATCH: usize = 64;
 
 /// Accepts connections until `shutdown`; each runs as a task on `tasks`.
 pub async fn serve(
@@ -80,7 +77,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: Can
         }
     };
     let control = session.handle.control.clone();
-    let mut writer = tokio::spawn(write_loop(out, outbox, control.clone(), shutdown));
+    let sink = LineSink(out);
+    let mut writer = tokio::spawn(writer::run(sink, outbox, control.clone(), shutdown, None));
     if read_loop(&hub, &mut session, lines, &control).await == Ended::Queued {
         // The writer ends by itself after the queued reply and close line; give it a moment.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut writer).await;
@@ -209,79 +207,26 @@ async fn read_loop(
     }
 }
 
-async fn write_loop(
-    mut out: Writer,
-    mut outbox: Outbox,
-    control: Arc<SessionControl>,
-    shutdown: CancellationToken,
-) {
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => {
-                let mut pending = Vec::new();
-                while let Some(Next::Send(frame, mark)) = outbox.try_next() {
-                    pending.push((frame, mark));
-                }
-                let _ = write_batch(&mut out, &outbox, pending).await;
-                let _ = goodbye(&mut out, close::GOING_AWAY, "server shutting down").await;
-                control.close(close::GOING_AWAY, "server shutting down");
-                return;
-            }
-            next = outbox.next() => next,
-        };
-        let mut batch = Vec::new();
-        let mut closing = None;
-        match next {
-            Next::Send(frame, mark) => batch.push((frame, mark)),
-            Next::Close(code, reason) => closing = Some((code, reason)),
-        }
-        while closing.is_none() && batch.len() < WRITE_BATCH {
-            match outbox.try_next() {
-                Some(Next::Send(frame, mark)) => batch.push((frame, mark)),
-                Some(Next::Close(code, reason)) => closing = Some((code, reason)),
-                None => break,
-            }
-        }
-        let written = tokio::select! {
-            written = write_batch(&mut out, &outbox, batch) => written,
-            () = control.closed(), if closing.is_none() => Err(std::io::ErrorKind::TimedOut.into()),
-        };
-        if written.is_err() {
-            control.close(close::GOING_AWAY, "write failed");
-            if let Some((code, reason)) = control.requested() {
-                let _ = tokio::time::timeout(
-                    std::time::Duration::from_secs(1),
-                    goodbye(&mut out, code, reason),
-                )
-                .await;
-            }
-            return;
-        }
-        if let Some((code, reason)) = closing {
-            let _ = goodbye(&mut out, code, reason).await;
-            return;
-        }
-    }
-}
+/// The TCP side of the shared writer: one frame per line, a close line to end.
+struct LineSink(Writer);
 
-type Batch = Vec<(Bytes, Option<(i64, u64)>)>;
+impl FrameSink for LineSink {
+    async fn feed(&mut self, frame: Bytes) -> Result<(), ()> {
+        self.0.write_all(&frame).await.map_err(|_| ())?;
+        self.0.write_all(b"\n").await.map_err(|_| ())
+    }
 
-async fn write_batch(out: &mut Writer, outbox: &Outbox, batch: Batch) -> std::io::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
+    async fn flush(&mut self) -> Result<(), ()> {
+        self.0.flush().await.map_err(|_| ())
     }
-    let mut marks = Vec::new();
-    for (frame, mark) in batch {
-        out.write_all(&frame).await?;
-        out.write_all(b"\n").await?;
-        marks.extend(mark);
+
+    async fn keepalive(&mut self) -> Result<(), ()> {
+        Ok(())
     }
-    out.flush().await?;
-    for (conv, seq) in marks {
-        outbox.written(conv, seq);
+
+    async fn goodbye(&mut self, code: u16, reason: &'static str) {
+        let _ = goodbye(&mut self.0, code, reason).await;
     }
-    Ok(())
 }
 
 async fn write_line(out: &mut Writer, frame: &ServerFrame) -> std::io::Result<()> {

@@ -4,7 +4,6 @@
 //! is ready in one flush, and pings the peer when idle.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -19,10 +18,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::login::{error_frame, LoginPhase, Step};
+use super::writer::{self, FrameSink};
 use crate::error::AppError;
 use crate::http::{bearer_token, check_origin, AppState};
 use crate::hub::sessions::SessionControl;
-use crate::hub::{Authed, Credentials, Hub, Next, Outbox, Resume, Session};
+use crate::hub::{Authed, Credentials, Hub, Resume, Session};
 
 type Sink = SplitSink<WebSocket, Message>;
 type Stream = SplitStream<WebSocket>;
@@ -32,8 +32,6 @@ type Stream = SplitStream<WebSocket>;
 const READ_BUFFER: usize = 4096;
 /// Frames are buffered up to this size before a write; every batch is flushed at once anyway.
 const WRITE_BUFFER: usize = 16 * 1024;
-/// Frames written in one flush, at most.
-const WRITE_BATCH: usize = 64;
 
 #[derive(Deserialize)]
 pub struct WsQuery {
@@ -97,7 +95,13 @@ async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: Ca
     };
     let control = session.handle.control.clone();
     let ping = hub.config().session.ping_interval();
-    let writer = tokio::spawn(write_loop(sink, outbox, control.clone(), shutdown, ping));
+    let writer = tokio::spawn(writer::run(
+        WsSink(sink),
+        outbox,
+        control.clone(),
+        shutdown,
+        Some(ping),
+    ));
     read_loop(&hub, &mut session, stream, &control).await;
     control.close(close::NORMAL, "connection closed");
     let _ = writer.await;
@@ -156,90 +160,29 @@ fn read_failed(err: axum::Error, control: &SessionControl) {
     }
 }
 
-/// Drains the outbox into the socket until a close, the shutdown, or a write failure.
-async fn write_loop(
-    mut sink: Sink,
-    mut outbox: Outbox,
-    control: std::sync::Arc<SessionControl>,
-    shutdown: CancellationToken,
-    ping_every: Duration,
-) {
-    let mut ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => {
-                // Flush what is already queued, then say goodbye.
-                let mut pending = Vec::new();
-                while let Some(Next::Send(frame, mark)) = outbox.try_next() {
-                    pending.push((frame, mark));
-                }
-                let _ = write_batch(&mut sink, &outbox, pending).await;
-                let _ = close_with(&mut sink, close::GOING_AWAY, "server shutting down").await;
-                control.close(close::GOING_AWAY, "server shutting down");
-                return;
-            }
-            next = outbox.next() => next,
-            _ = ping.tick() => {
-                if sink.send(Message::Ping(Default::default())).await.is_err() {
-                    control.close(close::GOING_AWAY, "write failed");
-                    return;
-                }
-                continue;
-            }
-        };
-        let mut batch = Vec::new();
-        let mut closing = None;
-        match next {
-            Next::Send(frame, mark) => batch.push((frame, mark)),
-            Next::Close(code, reason) => closing = Some((code, reason)),
-        }
-        while closing.is_none() && batch.len() < WRITE_BATCH {
-            match outbox.try_next() {
-                Some(Next::Send(frame, mark)) => batch.push((frame, mark)),
-                Some(Next::Close(code, reason)) => closing = Some((code, reason)),
-                None => break,
-            }
-        }
-        let written = tokio::select! {
-            written = write_batch(&mut sink, &outbox, batch) => written,
-            () = control.closed(), if closing.is_none() => Err(()),
-        };
-        if written.is_err() {
-            control.close(close::GOING_AWAY, "write failed");
-            if let Some((code, reason)) = control.requested() {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    close_with(&mut sink, code, reason),
-                )
-                .await;
-            }
-            return;
-        }
-        if let Some((code, reason)) = closing {
-            let _ = close_with(&mut sink, code, reason).await;
-            return;
-        }
-    }
-}
+/// The WebSocket side of the shared writer: text frames, pings, and a close frame to end.
+struct WsSink(Sink);
 
-type Batch = Vec<(bytes::Bytes, Option<(i64, u64)>)>;
-
-async fn write_batch(sink: &mut Sink, outbox: &Outbox, batch: Batch) -> Result<(), ()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let mut marks = Vec::new();
-    for (frame, mark) in batch {
+impl FrameSink for WsSink {
+    async fn feed(&mut self, frame: bytes::Bytes) -> Result<(), ()> {
         let text = Utf8Bytes::try_from(frame).map_err(|_| ())?;
-        sink.feed(Message::Text(text)).await.map_err(|_| ())?;
-        marks.extend(mark);
+        self.0.feed(Message::Text(text)).await.map_err(|_| ())
     }
-    sink.flush().await.map_err(|_| ())?;
-    for (conv, seq) in marks {
-        outbox.written(conv, seq);
+
+    async fn flush(&mut self) -> Result<(), ()> {
+        self.0.flush().await.map_err(|_| ())
     }
-    Ok(())
+
+    async fn keepalive(&mut self) -> Result<(), ()> {
+        self.0
+            .send(Message::Ping(Default::default()))
+            .await
+            .map_err(|_| ())
+    }
+
+    async fn goodbye(&mut self, code: u16, reason: &'static str) {
+        let _ = close_with(&mut self.0, code, reason).await;
+    }
 }
 
 /// The in-band login phase: waits for a `login` frame, refusing everything else.
