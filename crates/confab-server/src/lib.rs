@@ -16,6 +16,7 @@ pub mod error;
 pub mod gateway;
 pub mod http;
 pub mod hub;
+pub mod metrics;
 pub mod store;
 
 use std::sync::Arc;

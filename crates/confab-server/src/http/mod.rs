@@ -35,6 +35,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/metrics", get(metrics))
         .route("/ws", get(gateway::ws::upgrade))
         .route("/api/v1/register", post(accounts::register))
         .route("/api/v1/login", post(accounts::login))
@@ -44,6 +45,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/history", get(conversations::history))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// `GET /metrics`: the server's counters in the Prometheus text format.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl axum::response::IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.hub.metrics().render(),
+    )
 }
 
 /// The token in `Authorization: Bearer ...`, if any.

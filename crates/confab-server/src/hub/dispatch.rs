@@ -63,8 +63,10 @@ impl Hub {
             )
         });
         let (conv, seq) = (message.conv, message.seq);
+        let mut deliveries = 0;
         for member in self.directory().members(conv).iter() {
             self.inner.sessions.for_sessions(*member, |session| {
+                deliveries += 1;
                 if session.id != committed.origin {
                     let frame = frame.clone();
                     session.push(Outbound::Message { conv, seq, frame });
@@ -77,6 +79,7 @@ impl Hub {
                 }
             });
         }
+        self.metrics().message_committed(deliveries);
     }
 
     fn deliver_typing(&self, sender: i64, audience: Audience, frame: Bytes) {

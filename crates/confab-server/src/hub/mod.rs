@@ -35,6 +35,7 @@ use crate::auth::{PasswordHasher, Token, TokenHash};
 use crate::bus::{Bus, Event};
 use crate::config::Config;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::store::{Store, StoredMessage, Unread, User, UserId};
 pub use accounts::Credentials;
 use cursors::Cursors;
@@ -67,6 +68,7 @@ struct Inner {
     next_session: AtomicU64,
     tasks: TaskTracker,
     stop: CancellationToken,
+    metrics: Metrics,
 }
 
 /// A user who proved who they are, with the token their session runs on.
@@ -151,6 +153,7 @@ impl Hub {
             next_session: AtomicU64::new(1),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
+            metrics: Metrics::default(),
         });
         let hub = Self { inner };
         hub.inner.tasks.spawn(dispatch::run(hub.clone(), events));
@@ -160,6 +163,11 @@ impl Hub {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The server's counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -216,6 +224,7 @@ impl Hub {
         self.apply_client_cursors(authed.user.id, &resume.cursors, &mut unread);
         unread.retain(|entry| entry.cursor < entry.last_seq);
         let ready = self.ready_frame(&authed, id, resume.reply_to);
+        self.metrics().session_opened();
         tracing::info!(session = id, user = %authed.user.username, catch_up = unread.len(), "session open");
         let outbox = Outbox::new(
             self.clone(),
@@ -284,11 +293,13 @@ impl Hub {
     /// Handles one frame from a session, as its transport decoded it. Frames that failed to
     /// decode count toward the rate limit like any other.
     pub async fn handle(&self, session: &mut Session, frame: Result<ClientFrame, FrameError>) {
+        self.metrics().frame_received();
         let id = match &frame {
             Ok(frame) => frame.id().map(str::to_owned),
             Err(err) => err.reply_to.clone(),
         };
         if !session.frames.try_take() {
+            self.metrics().error_sent(ErrorCode::RateLimited);
             session.send_error(
                 AppError::new(ErrorCode::RateLimited, "too many frames; slow down"),
                 id.as_deref(),
@@ -297,7 +308,10 @@ impl Hub {
         }
         let frame = match frame {
             Ok(frame) => frame,
-            Err(err) => return session.send_frame_error(err),
+            Err(err) => {
+                self.metrics().error_sent(err.code);
+                return session.send_frame_error(err);
+            }
         };
         let reply_to = id.as_deref();
         let result = match frame {
@@ -325,6 +339,7 @@ impl Hub {
             }
         };
         if let Err(err) = result {
+            self.metrics().error_sent(err.code);
             session.send_error(err, reply_to);
         }
     }
@@ -337,6 +352,7 @@ impl Hub {
             .requested()
             .unwrap_or((confab_protocol::close::NORMAL, "connection closed"));
         self.close_session_handle(&session.handle);
+        self.metrics().session_closed(code);
         tracing::info!(session = session.handle.id, user = %session.user.username, code, reason, "session closed");
     }
 

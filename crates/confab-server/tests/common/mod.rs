@@ -213,6 +213,16 @@ impl LineClient {
     }
 }
 
+/// A `GET` whose body is text.
+pub async fn http_text(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).await.unwrap();
+    raw
+}
+
 /// A one-shot HTTP/1.1 request with `Connection: close`.
 pub async fn http(
     addr: SocketAddr,
