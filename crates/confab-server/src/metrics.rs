@@ -19,16 +19,7 @@ const CLOSE_CODES: [u16; 8] = [
     close::IDLE_TIMEOUT,
 ];
 
-const ERROR_CODES: [ErrorCode; 8] = [
-    ErrorCode::BadRequest,
-    ErrorCode::Unauthorized,
-    ErrorCode::Forbidden,
-    ErrorCode::NotFound,
-    ErrorCode::TooLarge,
-    ErrorCode::RateLimited,
-    ErrorCode::Conflict,
-    ErrorCode::Internal,
-];
+const ERROR_CODES: [ErrorCode; 8] = ErrorCode::ALL;
 
 #[derive(Debug, Default)]
 pub struct Metrics {
