@@ -89,6 +89,9 @@ pub struct SessionLimits {
     pub login_timeout_secs: u64,
     /// Seconds a graceful shutdown waits for sessions to flush. Default 5.
     pub shutdown_grace_secs: u64,
+    /// Presence changes go to the members of rooms up to this size (and to direct contacts);
+    /// members of bigger rooms read who is online from `members`. Default 1000.
+    pub presence_max_room: usize,
 }
 
 impl Default for SessionLimits {
@@ -99,6 +102,7 @@ impl Default for SessionLimits {
             idle_timeout_secs: 60,
             login_timeout_secs: 10,
             shutdown_grace_secs: 5,
+            presence_max_room: 1000,
         }
     }
 }

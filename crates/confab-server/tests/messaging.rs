@@ -217,3 +217,29 @@ async fn metrics_count_sessions_messages_and_errors() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn presence_skips_rooms_over_the_configured_size_but_not_direct_contacts() {
+    let server = TestServer::start_with(|c| c.session.presence_max_room = 2).await;
+    let (_, mut alice) = server.user("alice").await;
+    let (_, mut bob) = server.user("bob").await;
+    assert_eq!(
+        alice.recv_type("presence").await["user"],
+        "bob",
+        "#general has 2 members"
+    );
+    let carol_token = server.register("carol").await;
+    // #general now has 3 members, over the limit: nobody hears carol come online...
+    let carol = server.connect(&carol_token).await;
+    alice
+        .expect_quiet(Duration::from_millis(300), &["membership"])
+        .await;
+    drop(carol);
+    // ...unless they share a direct conversation.
+    bob.say("carol", "hi carol").await;
+    let _carol = server.connect(&carol_token).await;
+    assert_eq!(bob.recv_type("presence").await["user"], "carol");
+    alice
+        .expect_quiet(Duration::from_millis(300), &["membership"])
+        .await;
+}

@@ -158,8 +158,10 @@ impl Directory {
         (rooms, directs)
     }
 
-    /// Everyone who shares a conversation with the user (presence goes to them).
-    pub fn contacts(&self, user: UserId) -> HashSet<UserId> {
+    /// Everyone who shares a direct conversation, or a room of at most `max_room` members,
+    /// with the user: presence goes to them. Bigger rooms are left out so one login does not
+    /// cost a frame per member of a huge room; their members read `online` from `members`.
+    pub fn contacts(&self, user: UserId, max_room: usize) -> HashSet<UserId> {
         let convs: Vec<ConvId> = self
             .user_convs
             .get(&user)
@@ -167,7 +169,11 @@ impl Directory {
             .unwrap_or_default();
         let mut contacts = HashSet::new();
         for conv in convs {
-            contacts.extend(self.members(conv).iter().copied());
+            let members = self.members(conv);
+            let direct = matches!(self.kind(conv), Some(ConversationKind::Direct { .. }));
+            if direct || members.len() <= max_room {
+                contacts.extend(members.iter().copied());
+            }
         }
         contacts.remove(&user);
         contacts

@@ -116,7 +116,8 @@ impl Hub {
             })
             .to_json(),
         );
-        for contact in self.directory().contacts(user) {
+        let max_room = self.config().session.presence_max_room;
+        for contact in self.directory().contacts(user, max_room) {
             self.inner
                 .sessions
                 .for_sessions(contact, |s| s.push(Outbound::Frame(frame.clone())));
