@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod latency;
+pub mod peer;
 mod progress;
 mod report;
 pub mod scenarios;
@@ -40,6 +41,12 @@ pub struct Common {
     /// Write the report as JSON to this file
     #[arg(long, global = true)]
     pub json: Option<PathBuf>,
+    /// Measure a peer chat instead of confab (fanout and connections only)
+    #[arg(long, global = true, value_enum)]
+    pub peer: Option<peer::Peer>,
+    /// Where the peers live (npm ci there first)
+    #[arg(long, global = true, default_value = "bench/peers")]
+    pub peers_dir: PathBuf,
 }
 
 impl Common {
@@ -67,6 +74,10 @@ pub enum Scenario {
 
 /// Runs one scenario; the report says whether `--check` passed.
 pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
+    if common.peer.is_some() && !matches!(scenario, Scenario::Fanout(_) | Scenario::Connections(_))
+    {
+        anyhow::bail!("--peer measures only the fanout and connections scenarios");
+    }
     let target = target::Target::open(&common).await?;
     let report = match scenario {
         Scenario::Durable(options) => scenarios::durable::run(&target, &common, options).await,

@@ -27,6 +27,8 @@ outbound_queue = 4096
 "#;
 
 pub struct Target {
+    /// Set when the target is a peer chat rather than confab.
+    pub peer: Option<crate::peer::Peer>,
     pub endpoint: Endpoint,
     pub addr: SocketAddr,
     pub pid: Option<u32>,
@@ -43,12 +45,16 @@ impl Target {
                 .next()
                 .context("server address does not resolve")?;
             return Ok(Self {
+                peer: common.peer,
                 endpoint,
                 addr,
                 pid: common.server_pid,
                 child: None,
                 _dir: None,
             });
+        }
+        if let Some(peer) = common.peer {
+            return Self::start_peer(peer, &common.peers_dir).await;
         }
         let dir = tempfile::tempdir()?;
         let config = dir.path().join("bench.toml");
@@ -82,11 +88,48 @@ impl Target {
         // Keep draining its log so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         Ok(Self {
+            peer: None,
             endpoint: Endpoint::parse(&addr.to_string())?,
             addr,
             pid: child.id(),
             child: Some(child),
             _dir: Some(dir),
+        })
+    }
+
+    /// Starts a peer chat with node; it prints `listening PORT`.
+    async fn start_peer(peer: crate::peer::Peer, dir: &std::path::Path) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            dir.join("node_modules").exists(),
+            "no {}/node_modules: run `npm ci` there first",
+            dir.display()
+        );
+        let mut child = Command::new("node")
+            .arg(peer.script(dir))
+            .arg("0")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start node")?;
+        let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .context("peer did not start in time")??
+            .context("peer exited before listening")?;
+        let port: u16 = line
+            .strip_prefix("listening ")
+            .context("peer printed no port")?
+            .trim()
+            .parse()?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        Ok(Self {
+            peer: Some(peer),
+            endpoint: Endpoint::parse(&addr.to_string())?,
+            addr,
+            pid: child.id(),
+            child: Some(child),
+            _dir: None,
         })
     }
 

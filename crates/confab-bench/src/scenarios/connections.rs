@@ -39,6 +39,9 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
         "{} sessions need more than the {limit} open files this process may hold",
         options.count
     );
+    if target.peer.is_some() {
+        return run_peer(target, common, options).await;
+    }
     let users = register(&target.endpoint, &run_prefix(), options.users.max(1)).await?;
     let rss_before = target.rss_bytes();
     let started = Instant::now();
@@ -93,6 +96,54 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
             }
         }
         report.check = Some(problems);
+    }
+    Ok(report)
+}
+
+/// The same against a peer chat: sessions there need no account.
+async fn run_peer(target: &Target, common: &Common, options: Options) -> anyhow::Result<Report> {
+    let rss_before = target.rss_bytes();
+    let started = Instant::now();
+    let sources = options.sources.max(1);
+    let connections: Vec<_> = stream::iter(0..options.count)
+        .map(|i| {
+            let local = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (i % sources as usize) as u8));
+            let addr = target.addr;
+            async move { crate::peer::connect(addr, local, "#idle", &format!("c{i}")).await }
+        })
+        .buffer_unordered(options.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let all_ready = started.elapsed().as_secs_f64();
+    tokio::time::sleep(common.duration()).await;
+    let rss_after = target.rss_bytes();
+    let mut report = Report::new(
+        "connections",
+        json!({"peer": target.peer.map(|p| p.name()), "count": options.count, "sources": sources,
+               "duration_s": common.duration}),
+    );
+    report.figure("connect_per_sec", options.count as f64 / all_ready);
+    report.figure("time_to_all_ready_s", all_ready);
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        report.figure("server_rss_before_bytes", before as f64);
+        report.figure("server_rss_after_bytes", after as f64);
+        report.figure(
+            "server_rss_per_session_bytes",
+            after.saturating_sub(before) as f64 / options.count as f64,
+        );
+    }
+    if common.check {
+        report.check = Some(if connections.len() == options.count {
+            vec![]
+        } else {
+            vec![format!(
+                "{} of {} connected",
+                connections.len(),
+                options.count
+            )]
+        });
     }
     Ok(report)
 }

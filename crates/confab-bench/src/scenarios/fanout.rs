@@ -49,6 +49,9 @@ struct MemberResult {
 
 pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::Result<Report> {
     anyhow::ensure!(options.rate > 0.0, "--rate must be positive");
+    if let Some(peer) = target.peer {
+        return super::fanout_peer::run(target, common, options, peer).await;
+    }
     let prefix = run_prefix();
     let total = options.rooms * options.members;
     let users = register(&target.endpoint, &prefix, total).await?;

@@ -6,6 +6,7 @@ pub mod connections;
 pub mod dm;
 pub mod durable;
 pub mod fanout;
+mod fanout_peer;
 pub mod history;
 pub mod reconnect;
 
