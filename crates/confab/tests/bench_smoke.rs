@@ -70,3 +70,18 @@ fn history() {
 fn reconnect() {
     bench(&["reconnect", "--clients", "40", "--missed", "3"]);
 }
+
+#[test]
+fn fanout_sweep() {
+    bench(&[
+        "fanout",
+        "--rooms",
+        "1",
+        "--members",
+        "3",
+        "--sweep",
+        "2,4",
+        "--p99-bound-ms",
+        "100000",
+    ]);
+}

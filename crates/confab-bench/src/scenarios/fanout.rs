@@ -33,6 +33,13 @@ pub struct Options {
     /// Message content size in bytes
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Capacity sweep: run at each of these per-member rates (ascending) and report the
+    /// highest whose p99 stays under --p99-bound-ms with nothing lost
+    #[arg(long, value_delimiter = ',')]
+    pub sweep: Vec<f64>,
+    /// The p99 bound of the sweep, in milliseconds
+    #[arg(long, default_value_t = 10.0)]
+    pub p99_bound_ms: f64,
 }
 
 /// Time allowed after the last send for deliveries to arrive.
@@ -48,6 +55,19 @@ struct MemberResult {
 }
 
 pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::Result<Report> {
+    if options.sweep.is_empty() {
+        run_once(target, common, options).await
+    } else {
+        super::sweep::run(target, common, options).await
+    }
+}
+
+/// One run at `options.rate`.
+pub async fn run_once(
+    target: &Target,
+    common: &Common,
+    options: Options,
+) -> anyhow::Result<Report> {
     anyhow::ensure!(options.rate > 0.0, "--rate must be positive");
     if let Some(peer) = target.peer {
         return super::fanout_peer::run(target, common, options, peer).await;
