@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::{TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -50,13 +50,7 @@ pub async fn connect(
     room: &str,
     user: &str,
 ) -> anyhow::Result<(PeerTx, PeerRx)> {
-    let socket = match local {
-        IpAddr::V4(_) => TcpSocket::new_v4()?,
-        IpAddr::V6(_) => TcpSocket::new_v6()?,
-    };
-    socket.bind(SocketAddr::new(local, 0))?;
-    let stream = socket.connect(server).await?;
-    stream.set_nodelay(true)?;
+    let stream = confab_client::connect_tcp_from(server, local).await?;
     let room = room.replace('#', "%23");
     let url = format!("ws://{server}/?room={room}&user={user}");
     let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream)).await?;

@@ -60,13 +60,7 @@ impl Connection {
         local: IpAddr,
         login: Login,
     ) -> Result<(Self, Ready), ClientError> {
-        let socket = match local {
-            IpAddr::V4(_) => TcpSocket::new_v4()?,
-            IpAddr::V6(_) => TcpSocket::new_v6()?,
-        };
-        socket.bind(SocketAddr::new(local, 0))?;
-        let stream = socket.connect(server).await?;
-        stream.set_nodelay(true)?;
+        let stream = connect_tcp_from(server, local).await?;
         let (ws, _) =
             tokio_tungstenite::client_async(endpoint.ws_url(None), MaybeTlsStream::Plain(stream))
                 .await?;
@@ -124,6 +118,19 @@ impl Receiver {
     pub async fn recv(&mut self) -> Result<Option<ServerFrame>, ClientError> {
         recv(&mut self.stream).await
     }
+}
+
+/// A TCP stream to `server` from `local` (any port), with Nagle off. Spreading many client
+/// sockets over several source addresses keeps clear of the ephemeral-port limit.
+pub async fn connect_tcp_from(server: SocketAddr, local: IpAddr) -> std::io::Result<TcpStream> {
+    let socket = match local {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(local, 0))?;
+    let stream = socket.connect(server).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
 }
 
 /// Opens the WebSocket, over TLS for secure endpoints.

@@ -10,7 +10,7 @@ mod endpoint;
 mod tls;
 
 pub use confab_protocol as protocol;
-pub use connection::{Connection, Receiver, Sender};
+pub use connection::{connect_tcp_from, Connection, Receiver, Sender};
 pub use endpoint::Endpoint;
 
 use confab_protocol::{ErrorCode, ServerFrame};

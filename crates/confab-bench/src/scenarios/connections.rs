@@ -78,16 +78,7 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
         "connections",
         json!({"count": options.count, "users": options.users, "sources": sources, "duration_s": common.duration}),
     );
-    report.figure("connect_per_sec", options.count as f64 / all_ready);
-    report.figure("time_to_all_ready_s", all_ready);
-    if let (Some(before), Some(after)) = (rss_before, rss_after) {
-        report.figure("server_rss_before_bytes", before as f64);
-        report.figure("server_rss_after_bytes", after as f64);
-        report.figure(
-            "server_rss_per_session_bytes",
-            after.saturating_sub(before) as f64 / options.count as f64,
-        );
-    }
+    connect_figures(&mut report, options.count, all_ready, rss_before, rss_after);
     if common.check {
         let mut problems = Vec::new();
         for (i, connection) in connections.iter_mut().enumerate() {
@@ -124,16 +115,7 @@ async fn run_peer(target: &Target, common: &Common, options: Options) -> anyhow:
         json!({"peer": target.peer.map(|p| p.name()), "count": options.count, "sources": sources,
                "duration_s": common.duration}),
     );
-    report.figure("connect_per_sec", options.count as f64 / all_ready);
-    report.figure("time_to_all_ready_s", all_ready);
-    if let (Some(before), Some(after)) = (rss_before, rss_after) {
-        report.figure("server_rss_before_bytes", before as f64);
-        report.figure("server_rss_after_bytes", after as f64);
-        report.figure(
-            "server_rss_per_session_bytes",
-            after.saturating_sub(before) as f64 / options.count as f64,
-        );
-    }
+    connect_figures(&mut report, options.count, all_ready, rss_before, rss_after);
     if common.check {
         report.check = Some(if connections.len() == options.count {
             vec![]
@@ -146,6 +128,26 @@ async fn run_peer(target: &Target, common: &Common, options: Options) -> anyhow:
         });
     }
     Ok(report)
+}
+
+/// Connect rate, time to all ready, and the server's memory per session when it is known.
+fn connect_figures(
+    report: &mut Report,
+    count: usize,
+    all_ready: f64,
+    rss_before: Option<u64>,
+    rss_after: Option<u64>,
+) {
+    report.figure("connect_per_sec", count as f64 / all_ready);
+    report.figure("time_to_all_ready_s", all_ready);
+    if let (Some(before), Some(after)) = (rss_before, rss_after) {
+        report.figure("server_rss_before_bytes", before as f64);
+        report.figure("server_rss_after_bytes", after as f64);
+        report.figure(
+            "server_rss_per_session_bytes",
+            after.saturating_sub(before) as f64 / count as f64,
+        );
+    }
 }
 
 async fn ping(connection: &mut Connection) -> anyhow::Result<()> {

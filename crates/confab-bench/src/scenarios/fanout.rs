@@ -13,7 +13,7 @@ use confab_client::protocol::{Receiver, RoomName, ServerFrame};
 use serde_json::json;
 
 use super::{body, connect_in_room, message, parse_body, Clock};
-use crate::latency::{self, percentiles};
+use crate::latency;
 use crate::progress::{self, Counters};
 use crate::target::Target;
 use crate::users::{register, run_prefix};
@@ -124,17 +124,13 @@ pub async fn run_once(
                "size": options.size, "duration_s": common.duration}),
     );
     let sent: u64 = results.iter().map(|r| r.sent).sum();
-    let delivered: u64 = results.iter().map(|r| r.latency.len()).sum();
-    report.figure("offered_msgs_per_sec", total as f64 * options.rate);
-    report.figure("acked_per_sec", sent as f64 / seconds);
-    report.figure("deliveries_per_sec", delivered as f64 / seconds);
-    let mut all = latency::histogram();
-    for result in &results {
-        all.add(&result.latency).ok();
-    }
-    report
-        .latency
-        .push(("send_to_receipt".into(), percentiles(&all)));
+    super::fanout_figures(
+        &mut report,
+        total as f64 * options.rate,
+        ("acked_per_sec", sent),
+        results.iter().map(|r| &r.latency),
+        seconds,
+    );
     if common.check {
         report.check = Some(check(&results, options.rooms));
     }

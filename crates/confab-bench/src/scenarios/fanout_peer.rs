@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::fanout::Options;
 use super::{body, parse_body, Clock};
-use crate::latency::{self, percentiles};
+use crate::latency;
 use crate::peer::{self, Peer};
 use crate::progress::{self, Counters};
 use crate::target::Target;
@@ -117,17 +117,13 @@ pub async fn run(
                "rate_per_member": options.rate, "size": options.size, "duration_s": common.duration}),
     );
     let sent: u64 = members.iter().map(|m| m.sent).sum();
-    let delivered: u64 = members.iter().map(|m| m.latency.len()).sum();
-    report.figure("offered_msgs_per_sec", total as f64 * options.rate);
-    report.figure("sent_per_sec", sent as f64 / seconds);
-    report.figure("deliveries_per_sec", delivered as f64 / seconds);
-    let mut all = latency::histogram();
-    for member in &members {
-        all.add(&member.latency).ok();
-    }
-    report
-        .latency
-        .push(("send_to_receipt".into(), percentiles(&all)));
+    super::fanout_figures(
+        &mut report,
+        total as f64 * options.rate,
+        ("sent_per_sec", sent),
+        members.iter().map(|m| &m.latency),
+        seconds,
+    );
     if common.check {
         let mut problems = Vec::new();
         let sent_by: HashMap<&str, (usize, u64)> = members

@@ -54,6 +54,27 @@ pub fn parse_body(content: &str) -> Option<(u64, u64)> {
     Some((k, at))
 }
 
+/// The figures every fan-out run reports: offered, sent and delivered rates, and the latency
+/// of all recipients' histograms merged.
+pub fn fanout_figures<'a>(
+    report: &mut crate::Report,
+    offered: f64,
+    (sent_name, sent): (&str, u64),
+    histograms: impl Iterator<Item = &'a hdrhistogram::Histogram<u64>>,
+    seconds: f64,
+) {
+    let mut all = crate::latency::histogram();
+    for histogram in histograms {
+        all.add(histogram).ok();
+    }
+    report.figure("offered_msgs_per_sec", offered);
+    report.figure(sent_name, sent as f64 / seconds);
+    report.figure("deliveries_per_sec", all.len() as f64 / seconds);
+    report
+        .latency
+        .push(("send_to_receipt".into(), crate::latency::percentiles(&all)));
+}
+
 /// A `message` frame.
 pub fn message(id: String, receiver: &Receiver, content: String) -> ClientFrame {
     ClientFrame::Message(SendMessage {
