@@ -23,11 +23,20 @@ pub enum ErrorCode {
     Conflict,
     /// The server failed; the request may be retried. Nothing was stored.
     Internal,
+    /// The thing existed but is no more: an expired, used-up or revoked invite, a deleted
+    /// message that cannot be edited or reacted to.
+    Gone,
+    /// The user is banned from the room.
+    Banned,
+    /// The user is muted in the room and may not post until the mute ends.
+    Muted,
+    /// The room's password is missing or wrong.
+    WrongPassword,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -36,6 +45,10 @@ impl ErrorCode {
         Self::RateLimited,
         Self::Conflict,
         Self::Internal,
+        Self::Gone,
+        Self::Banned,
+        Self::Muted,
+        Self::WrongPassword,
     ];
 
     /// The code as it appears on the wire.
@@ -49,6 +62,10 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::Conflict => "conflict",
             Self::Internal => "internal",
+            Self::Gone => "gone",
+            Self::Banned => "banned",
+            Self::Muted => "muted",
+            Self::WrongPassword => "wrong_password",
         }
     }
 }

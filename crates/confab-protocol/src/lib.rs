@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+mod attachment;
 mod client;
 pub mod close;
 mod decode;
@@ -16,6 +17,7 @@ mod limits;
 pub mod names;
 mod server;
 
+pub use attachment::{AttachmentInfo, AttachmentKind};
 pub use client::{
     ClientFrame, HistoryRequest, Login, MembersRequest, RoomRequest, SendMessage, Typing,
 };

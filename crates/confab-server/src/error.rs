@@ -50,6 +50,10 @@ impl AppError {
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::Gone => StatusCode::GONE,
+            ErrorCode::Banned | ErrorCode::Muted | ErrorCode::WrongPassword => {
+                StatusCode::FORBIDDEN
+            }
         }
     }
 }

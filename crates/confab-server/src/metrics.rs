@@ -19,7 +19,7 @@ const CLOSE_CODES: [u16; 8] = [
     close::IDLE_TIMEOUT,
 ];
 
-const ERROR_CODES: [ErrorCode; 8] = ErrorCode::ALL;
+const ERROR_CODES: [ErrorCode; ErrorCode::ALL.len()] = ErrorCode::ALL;
 
 #[derive(Debug, Default)]
 pub struct Metrics {

@@ -7,12 +7,14 @@
 //! [`history`]); [`dispatch`] delivers bus events to local sessions.
 
 pub mod accounts;
+mod attachments;
 mod cursors;
 mod directory;
 mod dispatch;
 mod history;
 mod messages;
 pub mod outbox;
+mod powers;
 pub mod ratelimit;
 mod rooms;
 pub mod sessions;

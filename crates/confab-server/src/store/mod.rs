@@ -6,13 +6,19 @@
 //! are handed, in commit order, to the [`CommitFeed`] given when the store is opened; that order
 //! is the order every session sees, whatever order the callers' futures wake up in.
 
+pub mod attachments;
 pub mod ids;
+pub mod rooms;
+pub mod social;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 
 use crate::auth::TokenHash;
+pub use attachments::AttachmentStore;
+pub use rooms::RoomStore;
+pub use social::SocialStore;
 
 pub type UserId = i64;
 pub type ConvId = i64;
@@ -137,9 +143,10 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// Durable state. Every method is safe to call from many tasks at once.
+/// Durable state. Every method is safe to call from many tasks at once. Each area's methods
+/// live in their own trait ([`AttachmentStore`], [`RoomStore`], [`SocialStore`]).
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AttachmentStore + RoomStore + SocialStore + Send + Sync + 'static {
     /// Creates a user and makes them a member of `default_room` (created if missing), in one
     /// transaction. A taken username is [`StoreError::Conflict`].
     async fn create_user(

@@ -2,8 +2,11 @@
 //! thread doing group commit ([`writer`]) and a small pool of read connections used from the
 //! blocking thread pool.
 
+mod attachments;
 mod queries;
+mod rooms;
 mod schema;
+mod social;
 mod writer;
 
 use std::path::{Path, PathBuf};

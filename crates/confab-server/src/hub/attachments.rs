@@ -1,0 +1,19 @@
+//! Attachments from the hub's side: checking that an upload may be posted, and who may read
+//! one.
+
+use confab_protocol::AttachmentInfo;
+
+use super::Hub;
+use crate::error::AppError;
+use crate::store::UserId;
+
+impl Hub {
+    /// The upload `id` as a message would carry it, if `user` may post it.
+    pub(crate) async fn attachment_for_post(
+        &self,
+        _user: UserId,
+        id: &str,
+    ) -> Result<AttachmentInfo, AppError> {
+        Err(AppError::not_found(format!("no attachment {id}")))
+    }
+}
