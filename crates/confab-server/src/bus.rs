@@ -29,6 +29,9 @@ pub enum Event {
         audience: Audience,
         frame: Bytes,
     },
+    /// A ready frame for everyone in the audience, the sender's own sessions included (room
+    /// events, invitations, profile changes, receipts).
+    Notice { audience: Audience, frame: Bytes },
     /// A user's first session opened or last one closed.
     Presence { user: UserId, online: bool },
     /// A user joined or left a room.

@@ -28,6 +28,7 @@ pub(super) async fn run(hub: Hub, mut events: mpsc::UnboundedReceiver<Event>) {
                 audience,
                 frame,
             } => hub.deliver_typing(sender, audience, frame),
+            Event::Notice { audience, frame } => hub.deliver_notice(audience, frame),
             Event::Presence { user, online } => hub.deliver_presence(user, online),
             Event::Membership { conv, user, joined } => hub.deliver_membership(conv, user, joined),
             Event::Revoked {
@@ -89,6 +90,23 @@ impl Hub {
                     .sessions
                     .for_sessions(user, |s| s.push(Outbound::Frame(frame.clone())));
             }
+        };
+        match audience {
+            Audience::Conversation(conv) => self
+                .directory()
+                .members(conv)
+                .iter()
+                .copied()
+                .for_each(push),
+            Audience::User(user) => push(user),
+        }
+    }
+
+    fn deliver_notice(&self, audience: Audience, frame: Bytes) {
+        let push = |user: i64| {
+            self.inner
+                .sessions
+                .for_sessions(user, |s| s.push(Outbound::Frame(frame.clone())));
         };
         match audience {
             Audience::Conversation(conv) => self

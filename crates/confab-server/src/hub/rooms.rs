@@ -5,7 +5,7 @@ use confab_protocol::{MemberInfo, Members, RoomInfo, RoomName, Rooms, ServerFram
 use super::{Hub, Session};
 use crate::bus::Event;
 use crate::error::AppError;
-use crate::store::UserId;
+use crate::store::{ConvId, UserId};
 
 impl Hub {
     /// Joins a room, creating it if it does not exist. Joining a room twice is fine.
@@ -24,18 +24,27 @@ impl Hub {
                 conv.id
             }
         };
-        let user = session.user.id;
-        if self.store().join(conv, user).await? {
-            self.directory().add_member(conv, user);
-            self.publish(Event::Membership {
-                conv,
-                user,
-                joined: true,
-            });
+        if self.admit(conv, session.user.id).await? {
             tracing::info!(room = %room, user = %session.user.username, "joined");
         }
         session.ack(reply_to);
         Ok(())
+    }
+
+    /// Makes `user` a member of the room `conv` and announces it; false if they already were.
+    /// Every way into a room (join, an accepted invitation, an invite link) ends here, after
+    /// its own checks.
+    pub(crate) async fn admit(&self, conv: ConvId, user: UserId) -> Result<bool, AppError> {
+        if !self.store().join(conv, user).await? {
+            return Ok(false);
+        }
+        self.directory().add_member(conv, user);
+        self.publish(Event::Membership {
+            conv,
+            user,
+            joined: true,
+        });
+        Ok(true)
     }
 
     pub(super) async fn leave(
