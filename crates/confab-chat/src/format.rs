@@ -67,6 +67,7 @@ mod tests {
             receiver: receiver.into(),
             content: content.into(),
             timestamp: "2026-12-01T19:00:00.123Z".into(),
+            ..ChatMessage::default()
         }
     }
 

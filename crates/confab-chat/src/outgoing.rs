@@ -39,6 +39,9 @@ pub fn message(id: String, receiver: Receiver, content: String) -> ClientFrame {
         id: Some(id),
         receiver,
         content,
+        attachment: None,
+        location: None,
+        reply_to_message: None,
         sender: None,
         timestamp: None,
     })

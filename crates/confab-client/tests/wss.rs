@@ -72,6 +72,9 @@ async fn the_client_talks_wss_and_https_and_checks_the_certificate() {
             id: Some("m1".into()),
             receiver: Receiver::parse("#general").unwrap(),
             content: "over tls".into(),
+            attachment: None,
+            location: None,
+            reply_to_message: None,
             sender: None,
             timestamp: None,
         }))

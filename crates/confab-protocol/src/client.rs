@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
+use crate::messaging::{
+    ConversationRequest, DeleteMessage, EditMessage, Location, MarkRead, React, SearchRequest,
+};
 use crate::names::{Receiver, RoomName};
 
 /// A frame from client to server.
@@ -37,6 +40,25 @@ pub enum ClientFrame {
     },
     /// Lists a room's members.
     Members(MembersRequest),
+    /// Changes the content of one of the user's messages.
+    Edit(EditMessage),
+    /// Deletes a message, leaving a tombstone.
+    Delete(DeleteMessage),
+    /// Toggles a reaction on a message.
+    React(React),
+    /// Moves the user's read marker in a conversation.
+    Read(MarkRead),
+    /// Asks for every member's delivered and read markers in a conversation.
+    Receipts(ConversationRequest),
+    /// Lists the user's conversations, most recent first, with unread counts.
+    Chats {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Removes a direct conversation from the user's own list and history.
+    DeleteChat(ConversationRequest),
+    /// Full-text search over the messages the user can see.
+    Search(SearchRequest),
     /// Asks for a `pong`; useful to measure round trips or keep a connection busy.
     Ping {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +79,14 @@ impl ClientFrame {
             | Self::Typing(Typing { id, .. })
             | Self::Rooms { id }
             | Self::Members(MembersRequest { id, .. })
+            | Self::Edit(EditMessage { id, .. })
+            | Self::Delete(DeleteMessage { id, .. })
+            | Self::React(React { id, .. })
+            | Self::Read(MarkRead { id, .. })
+            | Self::Receipts(ConversationRequest { id, .. })
+            | Self::Chats { id }
+            | Self::DeleteChat(ConversationRequest { id, .. })
+            | Self::Search(SearchRequest { id, .. })
             | Self::Ping { id } => id.as_deref(),
         }
     }
@@ -73,6 +103,14 @@ impl ClientFrame {
             Self::Typing(_) => "typing",
             Self::Rooms { .. } => "rooms",
             Self::Members(_) => "members",
+            Self::Edit(_) => "edit",
+            Self::Delete(_) => "delete",
+            Self::React(_) => "react",
+            Self::Read(_) => "read",
+            Self::Receipts(_) => "receipts",
+            Self::Chats { .. } => "chats",
+            Self::DeleteChat(_) => "delete_chat",
+            Self::Search(_) => "search",
             Self::Ping { .. } => "ping",
         }
     }
@@ -95,14 +133,26 @@ pub struct Login {
 }
 
 /// `message`: content for a room or a user. `sender` and `timestamp` may be present for
-/// compatibility with the design document's shape; the server sets both.
+/// compatibility with the design document's shape; the server sets both. A message holds
+/// text, or an attachment (with optional text as its caption), or a location; it may answer
+/// another message of the same conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SendMessage {
     /// Also the idempotency key: a resend with the same id returns the first ack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub receiver: Receiver,
+    /// The text; may be empty when the message carries an attachment or a location.
+    #[serde(default)]
     pub content: String,
+    /// The id of an upload of the user's (`POST /api/v1/attachments`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The server id of the message this one answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to_message: Option<String>,
     /// If present, must be the logged-in user, or the frame is refused with `forbidden`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender: Option<String>,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 use crate::client::{ClientFrame, HistoryRequest, Login, SendMessage};
 use crate::error::ErrorCode;
 use crate::limits::Limits;
+use crate::messaging::{self, EditMessage, SearchRequest};
 
 /// A frame that could not be accepted, with the error to send back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +84,17 @@ fn validate(frame: &mut ClientFrame, limits: &Limits) -> Result<(), Invalid> {
         ClientFrame::Login(login) => validate_login(login),
         ClientFrame::Message(message) => validate_message(message, limits),
         ClientFrame::History(request) => validate_history(request, limits),
+        ClientFrame::Edit(edit) => validate_edit(edit, limits),
+        ClientFrame::Delete(delete) => validate_message_id(&delete.message),
+        ClientFrame::React(react) => {
+            validate_message_id(&react.message)?;
+            if messaging::is_emoji(&react.emoji) {
+                Ok(())
+            } else {
+                Err((ErrorCode::BadRequest, "emoji must be one emoji".into()))
+            }
+        }
+        ClientFrame::Search(request) => validate_search(request, limits),
         _ => Ok(()),
     }
 }
@@ -104,16 +116,88 @@ fn validate_login(login: &Login) -> Result<(), Invalid> {
 }
 
 fn validate_message(message: &SendMessage, limits: &Limits) -> Result<(), Invalid> {
-    if message.content.trim().is_empty() {
+    let has_body = message.attachment.is_some() || message.location.is_some();
+    if message.attachment.is_some() && message.location.is_some() {
+        return Err((
+            ErrorCode::BadRequest,
+            "a message carries an attachment or a location, not both".into(),
+        ));
+    }
+    if !has_body && message.content.trim().is_empty() {
         return Err((ErrorCode::BadRequest, "content is empty".into()));
     }
-    if message.content.len() > limits.max_content_bytes {
+    validate_content_size(&message.content, limits)?;
+    if let Some(location) = &message.location {
+        location
+            .validate()
+            .map_err(|message| (ErrorCode::BadRequest, message))?;
+    }
+    if let Some(id) = &message.attachment {
+        validate_id_field("attachment", id)?;
+    }
+    if let Some(id) = &message.reply_to_message {
+        validate_message_id(id)?;
+    }
+    Ok(())
+}
+
+fn validate_content_size(content: &str, limits: &Limits) -> Result<(), Invalid> {
+    if content.len() > limits.max_content_bytes {
         return Err((
             ErrorCode::TooLarge,
             format!("content is over {} bytes", limits.max_content_bytes),
         ));
     }
     Ok(())
+}
+
+/// Server ids are short ASCII; anything else cannot name a message or upload.
+fn validate_id_field(field: &str, id: &str) -> Result<(), Invalid> {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err((ErrorCode::BadRequest, format!("{field} is not a valid id")));
+    }
+    Ok(())
+}
+
+fn validate_message_id(id: &str) -> Result<(), Invalid> {
+    validate_id_field("message", id)
+}
+
+fn validate_edit(edit: &EditMessage, limits: &Limits) -> Result<(), Invalid> {
+    validate_message_id(&edit.message)?;
+    validate_content_size(&edit.content, limits)
+}
+
+fn validate_search(request: &mut SearchRequest, limits: &Limits) -> Result<(), Invalid> {
+    let query = request.query.trim();
+    if query.is_empty() {
+        return Err((ErrorCode::BadRequest, "query is empty".into()));
+    }
+    if query.chars().count() > messaging::MAX_SEARCH_QUERY_CHARS {
+        return Err((
+            ErrorCode::TooLarge,
+            format!(
+                "query is over {} characters",
+                messaging::MAX_SEARCH_QUERY_CHARS
+            ),
+        ));
+    }
+    if let Some(before) = &request.before {
+        validate_id_field("before", before)?;
+    }
+    match request.limit {
+        Some(0) => Err((ErrorCode::BadRequest, "limit must be at least 1".into())),
+        Some(n) if n > limits.max_history_limit => {
+            request.limit = Some(limits.max_history_limit);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 fn validate_history(request: &mut HistoryRequest, limits: &Limits) -> Result<(), Invalid> {

@@ -14,6 +14,7 @@ pub mod close;
 mod decode;
 mod error;
 mod limits;
+pub mod messaging;
 pub mod names;
 mod server;
 

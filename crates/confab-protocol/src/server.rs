@@ -4,8 +4,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attachment::AttachmentInfo;
 use crate::error::ErrorCode;
 use crate::limits::Limits;
+use crate::messaging::{
+    Chats, Location, MessageKind, Reaction, Receipt, Receipts, ReplyPreview, SearchResults, Update,
+};
 
 /// A frame from server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +35,16 @@ pub enum ServerFrame {
     Rooms(Rooms),
     /// The members of a room.
     Members(Members),
+    /// A message changed: edited, deleted or reacted to.
+    Update(Update),
+    /// A member's delivered or read marker moved.
+    Receipt(Receipt),
+    /// Every member's markers in a conversation.
+    Receipts(Receipts),
+    /// The user's conversations.
+    Chats(Chats),
+    /// A page of search results.
+    SearchResults(SearchResults),
     /// The answer to `ping`.
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +118,7 @@ pub struct ErrorFrame {
 }
 
 /// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
     /// Server id: unique and time-sortable (26 characters, Crockford base32).
     pub id: String,
@@ -113,13 +127,32 @@ pub struct ChatMessage {
     pub sender: String,
     /// `#room`, or for a direct message the user it was sent to.
     pub receiver: String,
+    /// The text (a caption for attachments and locations); empty once deleted.
     pub content: String,
     /// When the server stored it, RFC 3339 UTC with milliseconds.
     pub timestamp: String,
+    /// Absent for plain text.
+    #[serde(default, skip_serializing_if = "MessageKind::is_text")]
+    pub kind: MessageKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachment: Option<AttachmentInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// The message this one answers, as it is now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to_message: Option<ReplyPreview>,
+    /// When the content was last edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited: Option<String>,
+    /// A tombstone: the content, attachment and location are erased.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
 }
 
 /// `history`: messages oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct History {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
@@ -229,6 +262,7 @@ mod tests {
             receiver: "rituja".into(),
             content: "Hello, world!".into(),
             timestamp: "2025-06-04T19:00:00.000Z".into(),
+            ..ChatMessage::default()
         });
         assert_eq!(
             frame.to_json(),

@@ -63,6 +63,9 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
             StoreError::NotFound(message) => Self::not_found(message),
+            StoreError::Gone(message) => Self::new(ErrorCode::Gone, message),
+            StoreError::Forbidden(message) => Self::forbidden(message),
+            StoreError::TooMany(message) => Self::new(ErrorCode::TooLarge, message),
             StoreError::Backend(cause) => {
                 tracing::error!(%cause, "store failure");
                 Self::internal()

@@ -10,7 +10,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-const EVENTS: &[&str] = &["presence", "typing", "membership"];
+const EVENTS: &[&str] = &["presence", "typing", "membership", "receipt"];
 
 #[tokio::test]
 async fn offline_users_get_what_they_missed_in_order_and_once() {

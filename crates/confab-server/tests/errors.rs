@@ -8,7 +8,7 @@ use common::{Ended, TestServer};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-const EVENTS: &[&str] = &["presence", "typing", "membership"];
+const EVENTS: &[&str] = &["presence", "typing", "membership", "receipt"];
 
 #[tokio::test]
 async fn malformed_frames_get_bad_request_and_the_connection_survives() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use common::TestServer;
 use serde_json::json;
 
-const EVENTS: &[&str] = &["presence", "typing", "membership"];
+const EVENTS: &[&str] = &["presence", "typing", "membership", "receipt"];
 
 #[tokio::test]
 async fn room_messages_reach_every_member_but_the_sending_session() {
@@ -184,7 +184,7 @@ async fn typing_and_presence_reach_contacts() {
     // Presence changes only with the first and last session.
     drop(bob_second);
     alice
-        .expect_quiet(Duration::from_millis(400), &["membership"])
+        .expect_quiet(Duration::from_millis(400), &["membership", "receipt"])
         .await;
     drop(bob);
     let offline = alice.recv_type("presence").await;
@@ -232,7 +232,7 @@ async fn presence_skips_rooms_over_the_configured_size_but_not_direct_contacts()
     // #general now has 3 members, over the limit: nobody hears carol come online...
     let carol = server.connect(&carol_token).await;
     alice
-        .expect_quiet(Duration::from_millis(300), &["membership"])
+        .expect_quiet(Duration::from_millis(300), &["membership", "receipt"])
         .await;
     drop(carol);
     // ...unless they share a direct conversation.
@@ -240,6 +240,6 @@ async fn presence_skips_rooms_over_the_configured_size_but_not_direct_contacts()
     let _carol = server.connect(&carol_token).await;
     assert_eq!(bob.recv_type("presence").await["user"], "carol");
     alice
-        .expect_quiet(Duration::from_millis(300), &["membership"])
+        .expect_quiet(Duration::from_millis(300), &["membership", "receipt"])
         .await;
 }

@@ -136,8 +136,11 @@ async fn udp_refuses_what_it_must_and_never_amplifies() {
         .send(json!({"token": wrong, "type": "message", "receiver": "#general", "content": "mixed", "pad": "p".repeat(100)}))
         .await;
     assert_eq!(owner.recv_type("error").await["code"], "forbidden");
-    web.expect_quiet(Duration::from_millis(300), &["presence", "membership"])
-        .await;
+    web.expect_quiet(
+        Duration::from_millis(300),
+        &["presence", "membership", "receipt"],
+    )
+    .await;
 
     // Revoked: the session closes.
     let (status, _) = server.post("/api/v1/logout", "", Some(&token)).await;

@@ -81,6 +81,9 @@ pub fn message(id: String, receiver: &Receiver, content: String) -> ClientFrame 
         id: Some(id),
         receiver: receiver.clone(),
         content,
+        attachment: None,
+        location: None,
+        reply_to_message: None,
         sender: None,
         timestamp: None,
     })

@@ -217,6 +217,7 @@ impl App {
                             receiver,
                             content,
                             timestamp,
+                            ..ChatMessage::default()
                         });
                     }
                 }

@@ -48,6 +48,7 @@ fn message(seq: u64, sender: &str, receiver: &str, content: &str) -> ChatMessage
         receiver: receiver.into(),
         content: content.into(),
         timestamp: format!("2026-12-01T19:0{seq}:00.000Z"),
+        ..ChatMessage::default()
     }
 }
 

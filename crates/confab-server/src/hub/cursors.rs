@@ -35,23 +35,24 @@ impl Cursors {
         self.latest.get(&(user, conv)).map(|seq| *seq)
     }
 
-    /// Writes the cursors that moved since the last flush.
-    pub async fn flush(&self, store: &dyn Store) -> StoreResult<()> {
+    /// Writes the cursors that moved since the last flush, and returns them.
+    pub async fn flush(&self, store: &dyn Store) -> StoreResult<Vec<(UserId, ConvId, u64)>> {
         let batch: Vec<_> = std::mem::take(&mut *self.dirty.lock().expect("cursor lock"))
             .into_iter()
             .map(|((user, conv), seq)| (user, conv, seq))
             .collect();
         if batch.is_empty() {
-            return Ok(());
+            return Ok(batch);
         }
         let result = store.save_cursors(batch.clone()).await;
-        if result.is_err() {
+        if let Err(err) = result {
             // Keep them for the next flush, unless they moved on meanwhile.
             let mut dirty = self.dirty.lock().expect("cursor lock");
             for (user, conv, seq) in batch {
                 dirty.entry((user, conv)).or_insert(seq);
             }
+            return Err(err);
         }
-        result
+        Ok(batch)
     }
 }

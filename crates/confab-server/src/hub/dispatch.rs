@@ -49,7 +49,7 @@ impl Hub {
         let message = &committed.message;
         self.directory().saw_seq(message.conv, message.seq);
         tracing::debug!(conv = message.conv, seq = message.seq, sender = %message.sender, "message committed");
-        let frame = Bytes::from(ServerFrame::Message(super::chat_message(message)).to_json());
+        let frame = Bytes::from(super::entry_frame(message).to_json());
         let ack = committed.client_id.map(|reply_to| {
             Bytes::from(
                 ServerFrame::Ack(Ack {

@@ -46,7 +46,7 @@ impl Hub {
                     (None, Some(id)) => Page::After(self.seq_of(conv, id).await?),
                     (None, None) => Page::Latest,
                 };
-                self.store().page(conv, page, limit).await?
+                self.store().history(conv, user.id, page, limit).await?
             }
         };
         Ok(ServerFrame::History(History {
@@ -57,7 +57,7 @@ impl Hub {
         }))
     }
 
-    async fn seq_of(&self, conv: i64, id: &str) -> Result<u64, AppError> {
+    pub(super) async fn seq_of(&self, conv: i64, id: &str) -> Result<u64, AppError> {
         if id.is_empty() || id.len() > Limits::MAX_CLIENT_ID_BYTES {
             return Err(AppError::bad_request("not a message id"));
         }

@@ -3,13 +3,16 @@
 //! message is durable (see [`super::dispatch`]). Only a duplicate or a failure is answered here.
 
 use bytes::Bytes;
+use confab_protocol::messaging::MessageKind;
 use confab_protocol::names::Username;
-use confab_protocol::{Ack, ErrorCode, Receiver, SendMessage, ServerFrame, TypingEvent};
+use confab_protocol::{
+    Ack, AttachmentKind, ErrorCode, Receiver, SendMessage, ServerFrame, TypingEvent,
+};
 
 use super::{Hub, Session};
 use crate::bus::{Audience, Event};
 use crate::error::AppError;
-use crate::store::{Appended, ConvId, NewMessage, UserId};
+use crate::store::{Appended, ConvId, NewEntry, NewMessage, Post, UserId};
 
 impl Hub {
     pub(super) async fn send_message(
@@ -27,6 +30,43 @@ impl Hub {
             .conversation_for(session, &message.receiver, true)
             .await?
             .ok_or_else(AppError::internal)?;
+        self.check_can_post(conv, session.user.id)?;
+        let attachment = match &message.attachment {
+            Some(id) => Some(self.attachment_for_post(session.user.id, id).await?),
+            None => None,
+        };
+        let kind = match (&attachment, &message.location) {
+            (Some(attachment), _) => match attachment.kind {
+                AttachmentKind::Image => MessageKind::Image,
+                AttachmentKind::Audio => MessageKind::Audio,
+                AttachmentKind::Video => MessageKind::Video,
+                AttachmentKind::File => MessageKind::File,
+            },
+            (None, Some(_)) => MessageKind::Location,
+            (None, None) => MessageKind::Text,
+        };
+        let post = Post {
+            kind,
+            content: message.content,
+            attachment,
+            location: message.location,
+            reply_to: message.reply_to_message,
+        };
+        let receiver = message.receiver.as_str().to_owned();
+        self.submit(session, conv, receiver, NewEntry::Post(post), message.id)
+            .await
+    }
+
+    /// Appends an entry under the user's message rate limit. The ack comes from the
+    /// dispatcher once it is committed; a duplicate or a failure is answered from here.
+    pub(super) async fn submit(
+        &self,
+        session: &Session,
+        conv: ConvId,
+        receiver: String,
+        entry: NewEntry,
+        client_id: Option<String>,
+    ) -> Result<(), AppError> {
         let allowed = self
             .inner
             .sessions
@@ -54,18 +94,26 @@ impl Hub {
         let pending = self.store().append(NewMessage {
             conv,
             sender: session.user.clone(),
-            receiver: message.receiver.as_str().to_owned(),
-            content: message.content,
-            client_id: message.id.clone(),
+            receiver,
+            entry,
+            client_id: client_id.clone(),
             origin: session.handle.id,
         });
         let handle = session.handle.clone();
-        let reply_to = message.id;
+        let reply_to = client_id;
+        let hub = self.clone();
         tokio::spawn(async move {
             let outcome = pending.await;
             drop((permit, session_permit));
             let frame = match outcome {
-                Ok(Appended::New(_)) => return,
+                Ok(Appended::New(stored)) => {
+                    if let Some(erased) = stored.erased_attachment {
+                        if let Err(err) = hub.erase_attachment(&erased).await {
+                            tracing::error!(%err, "erasing a deleted message's attachment failed");
+                        }
+                    }
+                    return;
+                }
                 Ok(Appended::Duplicate(original)) => match reply_to {
                     Some(reply_to) => ServerFrame::Ack(Ack {
                         reply_to,

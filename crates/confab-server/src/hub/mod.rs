@@ -8,6 +8,7 @@
 
 pub mod accounts;
 mod attachments;
+mod chats;
 mod cursors;
 mod directory;
 mod dispatch;
@@ -16,8 +17,11 @@ mod messages;
 pub mod outbox;
 mod powers;
 pub mod ratelimit;
+mod receipts;
 mod rooms;
+mod search;
 pub mod sessions;
+mod updates;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use confab_protocol::messaging::Update;
 use confab_protocol::{
     ChatMessage, ClientFrame, ConversationInfo, ErrorCode, FrameError, Ready, Receiver,
     ServerFrame, UserInfo, PROTOCOL_VERSION,
@@ -333,6 +338,20 @@ impl Hub {
             ClientFrame::Members(request) => self
                 .members_frame(&request.room, id.clone())
                 .map(|frame| session.send(&frame)),
+            ClientFrame::Edit(edit) => self.edit(session, edit).await,
+            ClientFrame::Delete(delete) => self.delete(session, delete).await,
+            ClientFrame::React(react) => self.react(session, react).await,
+            ClientFrame::Read(read) => self.read(session, read).await,
+            ClientFrame::Receipts(request) => self.receipts(session, request).await,
+            ClientFrame::Chats { .. } => self
+                .chats_frame(session.user.id, id.clone())
+                .await
+                .map(|frame| session.send(&frame)),
+            ClientFrame::DeleteChat(request) => self.delete_chat(session, request).await,
+            ClientFrame::Search(request) => self
+                .search_frame(&session.user, request)
+                .await
+                .map(|frame| session.send(&frame)),
             ClientFrame::Ping { .. } => {
                 session.send(&ServerFrame::Pong {
                     reply_to: id.clone(),
@@ -393,8 +412,9 @@ impl Hub {
                 _ = tick.tick() => {}
                 () = self.inner.stop.cancelled() => return,
             }
-            if let Err(err) = self.cursors().flush(self.store()).await {
-                tracing::error!(%err, "cursor flush failed");
+            match self.cursors().flush(self.store()).await {
+                Ok(moved) => self.announce_deliveries(&moved),
+                Err(err) => tracing::error!(%err, "cursor flush failed"),
             }
         }
     }
@@ -409,5 +429,26 @@ pub(crate) fn chat_message(message: &StoredMessage) -> ChatMessage {
         receiver: message.receiver.clone(),
         content: message.content.clone(),
         timestamp: crate::clock::rfc3339(message.created_ms),
+        kind: message.kind,
+        attachment: message.attachment.clone(),
+        location: message.location.clone(),
+        reply_to_message: message.reply.clone(),
+        edited: message.edited_ms.map(crate::clock::rfc3339),
+        deleted: message.deleted,
+        reactions: message.reactions.clone(),
+    }
+}
+
+/// The frame for a conversation entry: `message`, or `update` with the message's state now.
+pub(crate) fn entry_frame(entry: &StoredMessage) -> ServerFrame {
+    match &entry.update {
+        None => ServerFrame::Message(chat_message(entry)),
+        Some((change, target)) => ServerFrame::Update(Update {
+            seq: entry.seq,
+            receiver: entry.receiver.clone(),
+            change: *change,
+            by: entry.sender.clone(),
+            message: chat_message(target),
+        }),
     }
 }

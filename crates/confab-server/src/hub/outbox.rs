@@ -8,12 +8,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use confab_protocol::ServerFrame;
 use tokio::sync::mpsc;
 
 use super::sessions::{Outbound, SessionControl};
 use super::Hub;
-use crate::store::{ConvId, Page, Unread, UserId};
+use crate::store::{ConvId, Unread, UserId};
 
 /// Messages read per catch-up page.
 const CATCH_UP_PAGE: u32 = 100;
@@ -72,15 +71,13 @@ impl Outbox {
                     .copied()
                     .unwrap_or(unread.cursor);
                 let page = tokio::select! {
-                    page = self.hub.store().page(unread.conv, Page::After(from), CATCH_UP_PAGE) => page,
+                    page = self.hub.store().changes(unread.conv, from, CATCH_UP_PAGE) => page,
                     () = self.control.closed() => continue,
                 };
                 match page {
-                    Ok((messages, _)) if !messages.is_empty() => {
+                    Ok(messages) if !messages.is_empty() => {
                         for message in messages {
-                            let frame = Bytes::from(
-                                ServerFrame::Message(super::chat_message(&message)).to_json(),
-                            );
+                            let frame = Bytes::from(super::entry_frame(&message).to_json());
                             self.buffered.push_back((message.conv, message.seq, frame));
                         }
                         if let Some(&(conv, seq, _)) = self.buffered.back() {

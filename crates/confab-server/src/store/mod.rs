@@ -15,6 +15,9 @@ pub mod sqlite;
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;
 
+use confab_protocol::messaging::{Change, Location, MessageKind, Reaction, ReplyPreview};
+use confab_protocol::AttachmentInfo;
+
 use crate::auth::TokenHash;
 pub use attachments::AttachmentStore;
 pub use rooms::RoomStore;
@@ -62,22 +65,51 @@ pub struct Directory {
     pub members: Vec<(ConvId, UserId)>,
 }
 
-/// A message to append.
+/// A message or a change to one, to append to a conversation. Every entry takes the
+/// conversation's next sequence number, so catch-up replays changes like messages.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
     pub conv: ConvId,
     pub sender: User,
     /// `#room`, or the username a direct message was sent to.
     pub receiver: String,
-    pub content: String,
+    pub entry: NewEntry,
     /// The client's frame id: the idempotency key, unique per sender.
     pub client_id: Option<String>,
     /// Opaque to the store: handed back in [`Committed`] (the hub puts the session id here).
     pub origin: u64,
 }
 
-/// A message as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What is appended.
+#[derive(Debug, Clone)]
+pub enum NewEntry {
+    /// A new message.
+    Post(Post),
+    /// New content for the sender's own message `target`.
+    Edit { target: String, content: String },
+    /// Erase `target`: the sender's own, or anyone's when `moderator` is set.
+    Delete { target: String, moderator: bool },
+    /// Toggle the sender's `emoji` on `target`; at most `max_emojis` distinct ones per message.
+    React {
+        target: String,
+        emoji: String,
+        max_emojis: usize,
+    },
+}
+
+/// A new message's body.
+#[derive(Debug, Clone, Default)]
+pub struct Post {
+    pub kind: MessageKind,
+    pub content: String,
+    pub attachment: Option<AttachmentInfo>,
+    pub location: Option<Location>,
+    /// The id of a message in the same conversation that this one answers.
+    pub reply_to: Option<String>,
+}
+
+/// A conversation entry as stored: a message, or an update about one.
+#[derive(Debug, Clone, PartialEq)]
 pub struct StoredMessage {
     /// Time-sortable id, see [`ids`].
     pub id: String,
@@ -88,14 +120,49 @@ pub struct StoredMessage {
     pub content: String,
     /// Milliseconds since the Unix epoch.
     pub created_ms: i64,
+    pub kind: MessageKind,
+    pub attachment: Option<AttachmentInfo>,
+    pub location: Option<Location>,
+    pub reply: Option<ReplyPreview>,
+    pub edited_ms: Option<i64>,
+    pub deleted: bool,
+    pub reactions: Vec<Reaction>,
+    /// Set when this entry is an update: what changed, and the message as it is now.
+    pub update: Option<(Change, Box<StoredMessage>)>,
+    /// For a delete: the upload the message carried, now unreferenced, to erase.
+    pub erased_attachment: Option<String>,
+}
+
+impl StoredMessage {
+    /// A plain text message (tests, and the shape every entry starts from).
+    pub fn text(id: String, conv: ConvId, seq: u64, sender: String, receiver: String) -> Self {
+        Self {
+            id,
+            conv,
+            seq,
+            sender,
+            receiver,
+            content: String::new(),
+            created_ms: 0,
+            kind: MessageKind::Text,
+            attachment: None,
+            location: None,
+            reply: None,
+            edited_ms: None,
+            deleted: false,
+            reactions: Vec::new(),
+            update: None,
+            erased_attachment: None,
+        }
+    }
 }
 
 /// The outcome of an append.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Appended {
     /// Stored now.
     New(StoredMessage),
-    /// The sender already used this client id: the original message, nothing stored.
+    /// The sender already used this client id: the original entry, nothing stored.
     Duplicate(StoredMessage),
 }
 
@@ -130,6 +197,29 @@ pub struct Unread {
     pub last_seq: u64,
 }
 
+/// One of a user's conversations, for the chat list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRow {
+    pub conv: ConvId,
+    pub last_message: Option<StoredMessage>,
+    pub unread: u64,
+    pub read_seq: u64,
+    pub last_seq: u64,
+    /// The newest message's time, or when the user joined.
+    pub activity_ms: i64,
+}
+
+/// A search: every term must occur in the message (case-insensitively, anywhere in a word).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub terms: Vec<String>,
+    /// Only this conversation.
+    pub conv: Option<ConvId>,
+    /// Only messages with an id below this one (the previous page's last).
+    pub before: Option<String>,
+    pub limit: u32,
+}
+
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -137,6 +227,15 @@ pub enum StoreError {
     Conflict(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// The target is no more (a deleted message).
+    #[error("gone: {0}")]
+    Gone(String),
+    /// The caller may not do this (someone else's message).
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// A bound was reached (too many distinct reactions).
+    #[error("too many: {0}")]
+    TooMany(String),
     #[error("storage failure: {0}")]
     Backend(String),
 }
@@ -173,15 +272,36 @@ pub trait Store: AttachmentStore + RoomStore + SocialStore + Send + Sync + 'stat
     /// Appends a message. The write is queued before this returns, so appends from one caller
     /// commit in call order; the future resolves after the commit.
     fn append(&self, message: NewMessage) -> BoxFuture<'static, StoreResult<Appended>>;
-    /// Up to `limit` messages, oldest first, and whether more lie beyond in that direction.
-    async fn page(
+    /// Up to `limit` messages (not updates), oldest first, and whether more lie beyond in
+    /// that direction; only what `viewer` has not cleared from their view.
+    async fn history(
         &self,
         conv: ConvId,
+        viewer: UserId,
         page: Page,
         limit: u32,
     ) -> StoreResult<(Vec<StoredMessage>, bool)>;
+    /// Up to `limit` entries (messages and updates) after `seq`, oldest first: the catch-up.
+    async fn changes(
+        &self,
+        conv: ConvId,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>>;
     /// The sequence number of a message in a conversation.
     async fn seq_of(&self, conv: ConvId, message_id: &str) -> StoreResult<Option<u64>>;
+    /// A message (not an update) by its id, as it is now.
+    async fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>>;
+    /// Raises the user's read marker (never lowers it); returns the marker now.
+    async fn mark_read(&self, user: UserId, conv: ConvId, seq: u64) -> StoreResult<u64>;
+    /// Every member's (user, delivered, read) markers in a conversation, as stored.
+    async fn receipts(&self, conv: ConvId) -> StoreResult<Vec<(UserId, u64, u64)>>;
+    /// The user's conversations with their newest message and unread count.
+    async fn chats(&self, user: UserId) -> StoreResult<Vec<ChatRow>>;
+    /// Clears a conversation from the user's view up to its newest entry; returns that seq.
+    async fn clear_chat(&self, user: UserId, conv: ConvId) -> StoreResult<u64>;
+    /// Messages the user can see matching the query, newest first.
+    async fn search(&self, user: UserId, query: SearchQuery) -> StoreResult<Vec<StoredMessage>>;
     /// The user's conversations where their cursor is behind.
     async fn unread(&self, user: UserId) -> StoreResult<Vec<Unread>>;
     /// Raises delivery cursors (never lowers them).

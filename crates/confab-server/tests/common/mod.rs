@@ -205,7 +205,7 @@ impl LineClient {
                 return frame;
             }
             assert!(
-                ["presence", "typing", "membership"]
+                ["presence", "typing", "membership", "receipt"]
                     .contains(&frame["type"].as_str().unwrap_or("")),
                 "expected {kind}, got {frame}"
             );
@@ -318,7 +318,7 @@ impl Client {
             if frame["type"] == kind {
                 return frame;
             }
-            let skippable = ["presence", "typing", "membership"];
+            let skippable = ["presence", "typing", "membership", "receipt"];
             assert!(
                 skippable.contains(&frame["type"].as_str().unwrap_or("")),
                 "expected {kind}, got {frame}"

@@ -3,9 +3,12 @@
 //! blocking thread pool.
 
 mod attachments;
+mod chats;
+mod messages;
 mod queries;
 mod rooms;
 mod schema;
+mod search;
 mod social;
 mod writer;
 
@@ -18,8 +21,9 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{
-    Appended, CommitFeed, Committed, ConvId, Conversation, Credentials, Directory, NewMessage,
-    Page, Store, StoreError, StoreResult, StoredMessage, Unread, User, UserId,
+    Appended, ChatRow, CommitFeed, Committed, ConvId, Conversation, Credentials, Directory,
+    NewMessage, Page, SearchQuery, Store, StoreError, StoreResult, StoredMessage, Unread, User,
+    UserId,
 };
 use crate::auth::TokenHash;
 use crate::clock;
@@ -301,7 +305,7 @@ impl Store for SqliteStore {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |ctx| {
             let now = clock::now_ms();
-            match queries::append(ctx, &message, now) {
+            match messages::append(ctx, &message, now) {
                 Ok(Appended::New(stored)) => {
                     let committed = Committed {
                         message: stored.clone(),
@@ -321,7 +325,7 @@ impl Store for SqliteStore {
                     (true, done)
                 }
                 Ok(duplicate) => (true, reply(tx, duplicate)),
-                Err(err) => (false, Box::new(move |_| drop(tx.send(Err(db(err)))))),
+                Err(err) => (false, Box::new(move |_| drop(tx.send(Err(err))))),
             }
         });
         let queued = self.enqueue(job);
@@ -332,13 +336,33 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn page(
+    async fn history(
         &self,
         conv: ConvId,
+        viewer: UserId,
         page: Page,
         limit: u32,
     ) -> StoreResult<(Vec<StoredMessage>, bool)> {
-        self.read(move |conn| queries::page(conn, conv, page, limit))
+        self.read(move |conn| {
+            let floor: u64 = conn
+                .prepare_cached(
+                    "SELECT cleared_seq FROM members WHERE conv_id = ?1 AND user_id = ?2",
+                )?
+                .query_row([conv, viewer], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0);
+            messages::history(conn, conv, floor, page, limit)
+        })
+        .await
+    }
+
+    async fn changes(
+        &self,
+        conv: ConvId,
+        after: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredMessage>> {
+        self.read(move |conn| messages::changes(conn, conv, after, limit))
             .await
     }
 
@@ -353,6 +377,34 @@ impl Store for SqliteStore {
             .optional()
         })
         .await
+    }
+
+    async fn message(&self, id: &str) -> StoreResult<Option<StoredMessage>> {
+        let id = id.to_owned();
+        self.read(move |conn| messages::by_id(conn, &id)).await
+    }
+
+    async fn mark_read(&self, user: UserId, conv: ConvId, seq: u64) -> StoreResult<u64> {
+        self.write(move |ctx| chats::mark_read(&ctx.conn, user, conv, seq).map_err(db))
+            .await
+    }
+
+    async fn receipts(&self, conv: ConvId) -> StoreResult<Vec<(UserId, u64, u64)>> {
+        self.read(move |conn| chats::receipts(conn, conv)).await
+    }
+
+    async fn chats(&self, user: UserId) -> StoreResult<Vec<ChatRow>> {
+        self.read(move |conn| chats::chats(conn, user)).await
+    }
+
+    async fn clear_chat(&self, user: UserId, conv: ConvId) -> StoreResult<u64> {
+        self.write(move |ctx| chats::clear_chat(&ctx.conn, user, conv).map_err(db))
+            .await
+    }
+
+    async fn search(&self, user: UserId, query: SearchQuery) -> StoreResult<Vec<StoredMessage>> {
+        self.read(move |conn| search::search(conn, user, &query))
+            .await
     }
 
     async fn unread(&self, user: UserId) -> StoreResult<Vec<Unread>> {

@@ -4,7 +4,9 @@ use std::sync::{Arc, Mutex};
 
 use super::SqliteStore;
 use crate::auth::Token;
-use crate::store::{Appended, Committed, NewMessage, Page, Store, StoreError, User};
+use crate::store::{
+    Appended, Committed, NewEntry, NewMessage, Page, Post, SearchQuery, Store, StoreError, User,
+};
 
 fn open() -> (
     tempfile::TempDir,
@@ -28,7 +30,10 @@ fn message(conv: i64, sender: &User, content: &str, client_id: Option<&str>) -> 
         conv,
         sender: sender.clone(),
         receiver: "#general".into(),
-        content: content.into(),
+        entry: NewEntry::Post(Post {
+            content: content.into(),
+            ..Post::default()
+        }),
         client_id: client_id.map(str::to_owned),
         origin: 7,
     }
@@ -132,11 +137,20 @@ async fn pages_and_cursors() {
     }
     let seqs =
         |page: &Vec<crate::store::StoredMessage>| page.iter().map(|m| m.seq).collect::<Vec<_>>();
-    let (latest, more) = store.page(general.id, Page::Latest, 3).await.unwrap();
+    let (latest, more) = store
+        .history(general.id, alice.id, Page::Latest, 3)
+        .await
+        .unwrap();
     assert_eq!((seqs(&latest), more), (vec![5, 6, 7], true));
-    let (before, more) = store.page(general.id, Page::Before(5), 10).await.unwrap();
+    let (before, more) = store
+        .history(general.id, alice.id, Page::Before(5), 10)
+        .await
+        .unwrap();
     assert_eq!((seqs(&before), more), (vec![1, 2, 3, 4], false));
-    let (after, more) = store.page(general.id, Page::After(5), 10).await.unwrap();
+    let (after, more) = store
+        .history(general.id, alice.id, Page::After(5), 10)
+        .await
+        .unwrap();
     assert_eq!((seqs(&after), more), (vec![6, 7], false));
     assert_eq!(
         store.seq_of(general.id, &latest[0].id).await.unwrap(),
@@ -190,4 +204,151 @@ async fn rooms_directs_and_membership() {
     assert_eq!(directory.conversations.len(), 3);
     assert!(directory.members.contains(&(dm.id, alice.id)));
     assert!(directory.members.contains(&(dm.id, bob.id)));
+}
+
+fn update(conv: i64, sender: &User, entry: NewEntry) -> NewMessage {
+    NewMessage {
+        conv,
+        sender: sender.clone(),
+        receiver: "#general".into(),
+        entry,
+        client_id: None,
+        origin: 7,
+    }
+}
+
+async fn posted(store: &SqliteStore, message: NewMessage) -> crate::store::StoredMessage {
+    match store.append(message).await.unwrap() {
+        Appended::New(stored) => stored,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn updates_take_seqs_and_change_the_message() {
+    let (_dir, store, _) = open();
+    let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
+    let (bob, _) = store.create_user("bob", "h", "#general").await.unwrap();
+    let first = posted(&store, message(general.id, &alice, "hello wrold", None)).await;
+    let edit = NewEntry::Edit {
+        target: first.id.clone(),
+        content: "hello world".into(),
+    };
+    let edited = posted(&store, update(general.id, &alice, edit.clone())).await;
+    assert_eq!(edited.seq, 2);
+    let (change, state) = edited.update.clone().unwrap();
+    assert_eq!(change, confab_protocol::messaging::Change::Edited);
+    assert_eq!(state.content, "hello world");
+    assert!(state.edited_ms.is_some());
+    // Someone else's message cannot be edited, nor deleted without moderation rights.
+    let not_bob = store.append(update(general.id, &bob, edit)).await;
+    assert!(
+        matches!(not_bob, Err(StoreError::Forbidden(_))),
+        "{not_bob:?}"
+    );
+    let delete = NewEntry::Delete {
+        target: first.id.clone(),
+        moderator: false,
+    };
+    let refused = store.append(update(general.id, &bob, delete.clone())).await;
+    assert!(matches!(refused, Err(StoreError::Forbidden(_))));
+    // Reactions toggle.
+    let react = |emoji: &str| NewEntry::React {
+        target: first.id.clone(),
+        emoji: emoji.into(),
+        max_emojis: 2,
+    };
+    let reacted = posted(&store, update(general.id, &bob, react("👍"))).await;
+    let state = reacted.update.unwrap().1;
+    assert_eq!(state.reactions[0].users, vec!["bob".to_owned()]);
+    posted(&store, update(general.id, &alice, react("🎉"))).await;
+    let too_many = store.append(update(general.id, &alice, react("🔥"))).await;
+    assert!(matches!(too_many, Err(StoreError::TooMany(_))));
+    let unreacted = posted(&store, update(general.id, &bob, react("👍"))).await;
+    assert_eq!(unreacted.update.unwrap().1.reactions.len(), 1);
+    // A reply shows an excerpt of what it answers.
+    let mut reply = message(general.id, &bob, "agreed", None);
+    if let NewEntry::Post(post) = &mut reply.entry {
+        post.reply_to = Some(first.id.clone());
+    }
+    let reply = posted(&store, reply).await;
+    assert_eq!(reply.reply.as_ref().unwrap().excerpt, "hello world");
+    // The sender deletes: a tombstone, nothing left to find, the reply shows it deleted.
+    let deleted = posted(&store, update(general.id, &alice, delete.clone())).await;
+    let state = deleted.update.unwrap().1;
+    assert!(state.deleted && state.content.is_empty() && state.reactions.is_empty());
+    let again = store.append(update(general.id, &alice, delete)).await;
+    assert!(matches!(again, Err(StoreError::Gone(_))));
+    let query = |terms: &[&str]| SearchQuery {
+        terms: terms.iter().map(|t| t.to_string()).collect(),
+        conv: None,
+        before: None,
+        limit: 10,
+    };
+    assert!(store
+        .search(alice.id, query(&["world"]))
+        .await
+        .unwrap()
+        .is_empty());
+    let (page, _) = store
+        .history(general.id, alice.id, Page::Latest, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 2, "updates are not history: {page:?}");
+    assert!(page[1].reply.as_ref().unwrap().deleted);
+    // Catch-up replays everything after a seq, updates included.
+    let changes = store.changes(general.id, 0, 100).await.unwrap();
+    assert_eq!(changes.len() as u64, changes.last().unwrap().seq);
+}
+
+#[tokio::test]
+async fn search_finds_parts_of_words_and_cjk_in_visible_conversations() {
+    let (_dir, store, _) = open();
+    let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
+    let (bob, _) = store.create_user("bob", "h", "#general").await.unwrap();
+    let (carol, _) = store.create_user("carol", "h", "#general").await.unwrap();
+    let secret = store.direct(alice.id, bob.id).await.unwrap();
+    for text in [
+        "Deployment on Friday",
+        "東京タワーへ行く",
+        "서울에서 만나요",
+        "ok go",
+    ] {
+        posted(&store, message(general.id, &alice, text, None)).await;
+    }
+    let mut dm = message(secret.id, &bob, "the deploy key is in the vault", None);
+    dm.receiver = "alice".into();
+    posted(&store, dm).await;
+    let query = |terms: &[&str]| SearchQuery {
+        terms: terms.iter().map(|t| t.to_string()).collect(),
+        conv: None,
+        before: None,
+        limit: 10,
+    };
+    let found = |user, terms: &'static [&'static str]| {
+        let store = store.clone();
+        async move {
+            store
+                .search(user, query(terms))
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.content)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        found(alice.id, &["deploy"]).await,
+        ["the deploy key is in the vault", "Deployment on Friday"]
+    );
+    assert_eq!(found(carol.id, &["deploy"]).await, ["Deployment on Friday"]);
+    assert_eq!(found(carol.id, &["タワー"]).await, ["東京タワーへ行く"]);
+    assert_eq!(found(carol.id, &["서울"]).await, ["서울에서 만나요"]);
+    assert_eq!(found(carol.id, &["go", "ok"]).await, ["ok go"]);
+    assert_eq!(
+        found(carol.id, &["ploy", "fri"]).await,
+        ["Deployment on Friday"]
+    );
+    assert!(found(carol.id, &["nothing"]).await.is_empty());
+    assert!(found(carol.id, &["100%"]).await.is_empty());
 }

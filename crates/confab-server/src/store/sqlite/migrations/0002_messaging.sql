@@ -9,8 +9,11 @@ ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT 'text';
 ALTER TABLE messages ADD COLUMN target_id TEXT;
 ALTER TABLE messages ADD COLUMN reply_to_id TEXT;
 ALTER TABLE messages ADD COLUMN attachment_id TEXT;
+-- The attachment as messages show it (AttachmentInfo JSON), fixed when it was posted.
+ALTER TABLE messages ADD COLUMN attachment_json TEXT;
 ALTER TABLE messages ADD COLUMN latitude REAL;
 ALTER TABLE messages ADD COLUMN longitude REAL;
+ALTER TABLE messages ADD COLUMN location_label TEXT;
 ALTER TABLE messages ADD COLUMN edited_ms INTEGER;
 ALTER TABLE messages ADD COLUMN deleted_ms INTEGER;
 CREATE INDEX messages_by_attachment ON messages(attachment_id) WHERE attachment_id IS NOT NULL;
