@@ -173,6 +173,14 @@ fn validate_edit(edit: &EditMessage, limits: &Limits) -> Result<(), Invalid> {
     validate_content_size(&edit.content, limits)
 }
 
+impl SearchRequest {
+    /// The checks `decode_client_frame` applies to a `search` frame, for other paths (REST):
+    /// the code and message of the first problem.
+    pub fn check(&mut self, limits: &Limits) -> Result<(), (ErrorCode, String)> {
+        validate_search(self, limits)
+    }
+}
+
 fn validate_search(request: &mut SearchRequest, limits: &Limits) -> Result<(), Invalid> {
     let query = request.query.trim();
     if query.is_empty() {

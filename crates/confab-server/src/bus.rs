@@ -22,7 +22,7 @@ pub enum Audience {
 #[derive(Debug, Clone)]
 pub enum Event {
     /// A message was committed.
-    Message(Committed),
+    Message(Box<Committed>),
     /// Someone is typing: the frame is ready to send; the sender's own sessions are skipped.
     Typing {
         sender: UserId,

@@ -99,7 +99,7 @@ pub async fn run_with(
     let store = SqliteStore::open(
         &config.data_dir,
         config.store.max_batch,
-        Box::new(move |committed| feed_bus.publish(Event::Message(committed))),
+        Box::new(move |committed| feed_bus.publish(Event::Message(Box::new(committed)))),
     )?;
     let grace = config.session.shutdown_grace();
     let hub = Hub::new(config, Arc::new(store), bus, events)

@@ -15,7 +15,7 @@ pub enum Step {
     /// Logged in: open the session.
     Authenticated(Authed, Resume),
     /// Send this reply; then close with the code and reason if one is given.
-    Refused(ServerFrame, Option<(u16, &'static str)>),
+    Refused(Box<ServerFrame>, Option<(u16, &'static str)>),
 }
 
 #[derive(Debug, Default)]
@@ -55,7 +55,7 @@ impl LoginPhase {
         self.refused += 1;
         let close = (self.refused >= MAX_REFUSED)
             .then_some((close::POLICY_VIOLATION, "too many refused frames"));
-        Step::Refused(reply, close)
+        Step::Refused(Box::new(reply), close)
     }
 }
 

@@ -4,11 +4,12 @@
 
 mod accounts;
 mod conversations;
+mod messages;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,6 +44,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rooms", get(conversations::rooms))
         .route("/api/v1/rooms/{room}/members", get(conversations::members))
         .route("/api/v1/history", get(conversations::history))
+        .route("/api/v1/chats", get(messages::chats))
+        .route("/api/v1/chats/{receiver}", delete(messages::delete_chat))
+        .route("/api/v1/search", get(messages::search))
+        .route("/api/v1/receipts", get(messages::receipts))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

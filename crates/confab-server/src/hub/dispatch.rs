@@ -22,7 +22,7 @@ pub(super) async fn run(hub: Hub, mut events: mpsc::UnboundedReceiver<Event>) {
         };
         let Some(event) = event else { return };
         match event {
-            Event::Message(committed) => hub.deliver_message(committed),
+            Event::Message(committed) => hub.deliver_message(*committed),
             Event::Typing {
                 sender,
                 audience,
