@@ -65,6 +65,7 @@ impl Hub {
         });
         let (conv, seq) = (message.conv, message.seq);
         let mut deliveries = 0;
+        let mut acked = false;
         for member in self.directory().members(conv).iter() {
             self.inner.sessions.for_sessions(*member, |session| {
                 deliveries += 1;
@@ -72,6 +73,7 @@ impl Hub {
                     let frame = frame.clone();
                     session.push(Outbound::Message { conv, seq, frame });
                 } else if let Some(ack) = &ack {
+                    acked = true;
                     let frame = ack.clone();
                     session.push(Outbound::Ack { conv, seq, frame });
                 } else {
@@ -79,6 +81,18 @@ impl Hub {
                     self.cursors().advance(session.user, conv, seq);
                 }
             });
+        }
+        if let (Some(ack), false) = (ack, acked) {
+            // The sender left (or was removed from) the conversation meanwhile: the ack is
+            // still theirs, and it returns the session's in-flight permit.
+            if let Some(sender) = self.directory().user_id(&message.sender) {
+                self.inner.sessions.for_sessions(sender, |session| {
+                    if session.id == committed.origin {
+                        let frame = ack.clone();
+                        session.push(Outbound::Ack { conv, seq, frame });
+                    }
+                });
+            }
         }
         self.metrics().message_committed(deliveries);
     }

@@ -79,6 +79,7 @@ impl Hub {
             ));
         }
         let session_permit = session
+            .handle
             .in_flight
             .clone()
             .acquire_owned()
@@ -104,9 +105,13 @@ impl Hub {
         let hub = self.clone();
         tokio::spawn(async move {
             let outcome = pending.await;
-            drop((permit, session_permit));
+            drop(permit);
             let frame = match outcome {
                 Ok(Appended::New(stored)) => {
+                    if reply_to.is_some() {
+                        // The dispatcher acks it; the permit returns when the ack is sent.
+                        session_permit.forget();
+                    }
                     if let Some(erased) = stored.erased_attachment {
                         if let Err(err) = hub.erase_attachment(&erased).await {
                             tracing::error!(%err, "erasing a deleted message's attachment failed");

@@ -99,9 +99,6 @@ pub struct Session {
     pub handle: SessionHandle,
     pub user: User,
     frames: TokenBucket,
-    /// Messages sent but not yet committed. Bounded below the outbound queue, so the acks of
-    /// one commit batch can never overflow the sender's own queue.
-    in_flight: Arc<Semaphore>,
 }
 
 impl Session {
@@ -203,7 +200,9 @@ impl Hub {
         let config = &self.inner.config;
         let id = self.inner.next_session.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(config.session.outbound_queue);
-        let handle = SessionHandle::new(id, authed.user.id, authed.token, tx);
+        // Bounded below the outbound queue, so pending acks can never overflow it.
+        let in_flight = (config.session.outbound_queue / 4).max(1);
+        let handle = SessionHandle::new(id, authed.user.id, authed.token, tx, in_flight);
         let rate = config.rate;
         self.inner.sessions.add(
             handle.clone(),
@@ -238,6 +237,7 @@ impl Hub {
             authed.user.id,
             rx,
             handle.control.clone(),
+            handle.in_flight.clone(),
             Bytes::from(ready.to_json()),
             unread,
         );
@@ -245,7 +245,6 @@ impl Hub {
             handle,
             user: authed.user,
             frames: TokenBucket::new(rate.frames_per_sec, rate.frames_burst),
-            in_flight: Arc::new(Semaphore::new((config.session.outbound_queue / 4).max(1))),
         };
         Ok((session, outbox))
     }

@@ -8,7 +8,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 use super::sessions::{Outbound, SessionControl};
 use super::Hub;
@@ -31,6 +31,7 @@ pub struct Outbox {
     user: UserId,
     rx: mpsc::Receiver<Outbound>,
     control: Arc<SessionControl>,
+    in_flight: Arc<Semaphore>,
     ready: Option<Bytes>,
     catch_up: VecDeque<Unread>,
     buffered: VecDeque<(ConvId, u64, Bytes)>,
@@ -43,6 +44,7 @@ impl Outbox {
         user: UserId,
         rx: mpsc::Receiver<Outbound>,
         control: Arc<SessionControl>,
+        in_flight: Arc<Semaphore>,
         ready: Bytes,
         catch_up: Vec<Unread>,
     ) -> Self {
@@ -51,6 +53,7 @@ impl Outbox {
             user,
             rx,
             control,
+            in_flight,
             ready: Some(ready),
             catch_up: catch_up.into(),
             buffered: VecDeque::new(),
@@ -156,6 +159,8 @@ impl Outbox {
                 Some(Next::Send(frame, Some((conv, seq))))
             }
             Outbound::Ack { conv, seq, frame } => {
+                // The entry's in-flight permit, kept since it was sent, comes back now.
+                self.in_flight.add_permits(1);
                 let sent = self.sent.entry(conv).or_insert(0);
                 *sent = (*sent).max(seq);
                 Some(Next::Send(frame, Some((conv, seq))))

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use confab_protocol::close;
 use dashmap::DashMap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::ratelimit::TokenBucket;
@@ -85,16 +85,26 @@ pub struct SessionHandle {
     pub token: TokenHash,
     tx: mpsc::Sender<Outbound>,
     pub control: Arc<SessionControl>,
+    /// The session's entries sent but not yet acked to it. A permit is taken per entry and
+    /// comes back when its ack leaves the outbound queue, so acks can never fill the queue.
+    pub in_flight: Arc<Semaphore>,
 }
 
 impl SessionHandle {
-    pub fn new(id: u64, user: UserId, token: TokenHash, tx: mpsc::Sender<Outbound>) -> Self {
+    pub fn new(
+        id: u64,
+        user: UserId,
+        token: TokenHash,
+        tx: mpsc::Sender<Outbound>,
+        in_flight: usize,
+    ) -> Self {
         Self {
             id,
             user,
             token,
             tx,
             control: Arc::new(SessionControl::default()),
+            in_flight: Arc::new(Semaphore::new(in_flight)),
         }
     }
 
