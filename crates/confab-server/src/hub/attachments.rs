@@ -293,3 +293,164 @@ impl Hub {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::Arc;
+
+    use confab_protocol::ErrorCode;
+    use futures_util::stream;
+
+    use super::*;
+    use crate::bus::{Bus, LocalBus};
+    use crate::config::Config;
+    use crate::store::sqlite::SqliteStore;
+
+    async fn hub() -> (tempfile::TempDir, Hub) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        let (bus, events) = LocalBus::new();
+        let bus: Arc<dyn Bus> = Arc::new(bus);
+        let store = SqliteStore::open(dir.path(), 64, Box::new(|_| {})).unwrap();
+        let hub = Hub::new(config, Arc::new(store), bus, events)
+            .await
+            .unwrap();
+        (dir, hub)
+    }
+
+    async fn user(hub: &Hub, name: &str) -> User {
+        hub.store()
+            .create_user(name, "hash", "#general")
+            .await
+            .unwrap()
+            .0
+    }
+
+    async fn upload(hub: &Hub, user: &User, bytes: &'static [u8]) -> AttachmentInfo {
+        let body = stream::iter([Ok::<_, Infallible>(Bytes::from_static(bytes))]);
+        hub.upload(user, Some("notes.txt"), None, body)
+            .await
+            .unwrap()
+    }
+
+    fn blob_path(dir: &tempfile::TempDir, sha: &str) -> std::path::PathBuf {
+        dir.path().join("blobs").join(&sha[..2]).join(sha)
+    }
+
+    fn sql(dir: &tempfile::TempDir, statement: &str, id: &str) {
+        let conn = rusqlite::Connection::open(dir.path().join("confab.db")).unwrap();
+        conn.busy_timeout(Duration::from_secs(5)).unwrap();
+        conn.execute(statement, [id]).unwrap();
+    }
+
+    #[tokio::test]
+    async fn only_the_uploader_may_post_an_upload() {
+        let (_dir, hub) = hub().await;
+        let alice = user(&hub, "alice").await;
+        let bob = user(&hub, "bob").await;
+        let info = upload(&hub, &alice, b"hello").await;
+        assert_eq!(
+            hub.attachment_for_post(alice.id, &info.id).await.unwrap(),
+            info
+        );
+        for (who, id) in [
+            (bob.id, info.id.as_str()),
+            (alice.id, "01JXB3K8Q4M6Z9T2V5N7R1C3DE"),
+            (alice.id, "../../etc/passwd"),
+        ] {
+            let err = hub.attachment_for_post(who, id).await.unwrap_err();
+            assert_eq!(err.code, ErrorCode::NotFound);
+            assert_eq!(err.message, format!("no attachment {id}"));
+        }
+        hub.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn erasing_keeps_shared_bytes_and_uploads_in_use() {
+        let (dir, hub) = hub().await;
+        let alice = user(&hub, "alice").await;
+        let first = upload(&hub, &alice, b"same bytes").await;
+        let second = upload(&hub, &alice, b"same bytes").await;
+        let avatar = upload(&hub, &alice, b"my face").await;
+        let sha = hub
+            .store()
+            .attachment(&first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sha256;
+        assert!(blob_path(&dir, &sha).exists());
+
+        hub.erase_attachment(&first.id).await.unwrap();
+        assert_eq!(hub.store().attachment(&first.id).await.unwrap(), None);
+        assert!(
+            blob_path(&dir, &sha).exists(),
+            "the second upload shares it"
+        );
+        hub.erase_attachment(&second.id).await.unwrap();
+        assert!(!blob_path(&dir, &sha).exists());
+        hub.erase_attachment(&second.id).await.unwrap();
+
+        sql(
+            &dir,
+            "UPDATE users SET avatar_id = ?1 WHERE username = 'alice'",
+            &avatar.id,
+        );
+        hub.erase_attachment(&avatar.id).await.unwrap();
+        assert!(hub.store().attachment(&avatar.id).await.unwrap().is_some());
+        hub.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn collection_removes_only_unused_uploads() {
+        let (dir, hub) = hub().await;
+        let alice = user(&hub, "alice").await;
+        let unused = upload(&hub, &alice, b"nobody wants me").await;
+        let avatar = upload(&hub, &alice, b"a face").await;
+        let posted = upload(&hub, &alice, b"look at this").await;
+        let unused_sha = hub
+            .store()
+            .attachment(&unused.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .sha256;
+        sql(
+            &dir,
+            "UPDATE users SET avatar_id = ?1 WHERE username = 'alice'",
+            &avatar.id,
+        );
+        let general = hub.store().room("#general").await.unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("confab.db")).unwrap();
+        conn.execute(
+            "INSERT INTO messages (conv_id, seq, id, sender_id, receiver, content, created_ms,
+                 attachment_id) VALUES (?1, 1, 'M1', ?2, '#general', '', 0, ?3)",
+            rusqlite::params![general.id, alice.id, posted.id],
+        )
+        .unwrap();
+
+        assert_eq!(
+            hub.collect_attachments(Duration::from_secs(3600))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(hub.collect_attachments(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(hub.store().attachment(&unused.id).await.unwrap(), None);
+        assert!(!blob_path(&dir, &unused_sha).exists());
+        for kept in [&avatar.id, &posted.id] {
+            assert!(hub.store().attachment(kept).await.unwrap().is_some());
+        }
+
+        // Once the message is deleted, its upload is unused too.
+        conn.execute("UPDATE messages SET deleted_ms = 1 WHERE id = 'M1'", [])
+            .unwrap();
+        assert_eq!(hub.collect_attachments(Duration::ZERO).await.unwrap(), 1);
+        assert_eq!(hub.store().attachment(&posted.id).await.unwrap(), None);
+        hub.shutdown().await;
+    }
+}
