@@ -148,6 +148,35 @@ mod tests {
     }
 
     #[test]
+    fn every_inline_format_decodes() {
+        let picture = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(
+            400,
+            100,
+            image::Rgb([200, 100, 50]),
+        ));
+        for (format, mime) in [
+            (ImageFormat::Jpeg, "image/jpeg"),
+            (ImageFormat::Gif, "image/gif"),
+            (ImageFormat::WebP, "image/webp"),
+        ] {
+            let mut bytes = Cursor::new(Vec::new());
+            picture.write_to(&mut bytes, format).unwrap();
+            let Preview::Image {
+                width,
+                height,
+                thumbnail,
+                ..
+            } = run(bytes.get_ref(), mime, 1_000_000)
+            else {
+                panic!("{mime} not decoded");
+            };
+            assert_eq!((width, height), (400, 100), "{mime}");
+            let small = image::load_from_memory(&thumbnail).unwrap();
+            assert_eq!((small.width(), small.height()), (320, 80), "{mime}");
+        }
+    }
+
+    #[test]
     fn small_and_transparent_pictures_get_png_thumbnails() {
         let Preview::Image {
             thumbnail,
