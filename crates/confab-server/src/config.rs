@@ -32,6 +32,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Storage tuning.
     pub store: StoreTuning,
+    /// Uploads: sizes, thumbnails, rates and garbage collection.
+    pub attachments: AttachmentLimits,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             session: SessionLimits::default(),
             allowed_origins: Vec::new(),
             store: StoreTuning::default(),
+            attachments: AttachmentLimits::default(),
         }
     }
 }
@@ -141,6 +144,66 @@ impl Default for StoreTuning {
     }
 }
 
+/// Limits on uploads (`POST /api/v1/attachments`) and their collection.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AttachmentLimits {
+    /// Largest upload in bytes; a bigger one is refused with 413 `too_large`. Default 25 MiB.
+    pub max_bytes: u64,
+    /// Longer side of an image's thumbnail, in pixels. Default 320.
+    pub thumbnail_px: u32,
+    /// Most pixels (width x height) an image may have to be decoded for its thumbnail; a bigger
+    /// one (or a decompression bomb claiming to be one) is kept as a plain file. Default 40
+    /// megapixels.
+    pub max_image_pixels: u64,
+    /// Uploads one user may stream at the same time; one more is refused with 429
+    /// `rate_limited`. Default 2.
+    pub max_concurrent_uploads: usize,
+    /// Uploads one user may start per minute (sustained). Default 30.
+    pub uploads_per_minute: f64,
+    /// Uploads one user may start at once before the per-minute rate applies. Default 10.
+    pub uploads_burst: f64,
+    /// Seconds an upload may go without receiving a byte before it is abandoned. Default 30.
+    pub idle_timeout_secs: u64,
+    /// Images decoded at the same time over the whole server (each holds its pixels in
+    /// memory). Default 2.
+    pub max_concurrent_thumbnails: usize,
+    /// Seconds an upload that no message carries and no profile uses is kept before the
+    /// collector removes it. Default 86400 (24 h).
+    pub unposted_ttl_secs: u64,
+    /// Seconds between two runs of the collector. Default 600.
+    pub gc_interval_secs: u64,
+}
+
+impl Default for AttachmentLimits {
+    fn default() -> Self {
+        Self {
+            max_bytes: 25 * 1024 * 1024,
+            thumbnail_px: 320,
+            max_image_pixels: 40_000_000,
+            max_concurrent_uploads: 2,
+            uploads_per_minute: 30.0,
+            uploads_burst: 10.0,
+            idle_timeout_secs: 30,
+            max_concurrent_thumbnails: 2,
+            unposted_ttl_secs: 24 * 60 * 60,
+            gc_interval_secs: 600,
+        }
+    }
+}
+
+impl AttachmentLimits {
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
+    }
+    pub fn unposted_ttl(&self) -> Duration {
+        Duration::from_secs(self.unposted_ttl_secs)
+    }
+    pub fn gc_interval(&self) -> Duration {
+        Duration::from_secs(self.gc_interval_secs.max(1))
+    }
+}
+
 /// A configuration file that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -202,6 +265,21 @@ impl Config {
         if self.store.max_batch == 0 || self.store.max_pending_writes == 0 {
             return bad("store.max_batch and store.max_pending_writes must be positive");
         }
+        let a = &self.attachments;
+        if a.max_bytes == 0
+            || a.thumbnail_px == 0
+            || a.max_image_pixels == 0
+            || a.max_concurrent_uploads == 0
+            || a.max_concurrent_thumbnails == 0
+        {
+            return bad("attachments limits must be positive");
+        }
+        if [a.uploads_per_minute, a.uploads_burst]
+            .iter()
+            .any(|v| !v.is_finite() || *v < 1.0)
+        {
+            return bad("attachments.uploads_per_minute and uploads_burst must be at least 1");
+        }
         Ok(())
     }
 }
@@ -219,6 +297,7 @@ mod tests {
         assert_eq!(config.limits.max_content_bytes, 100);
         assert_eq!(config.limits.max_frame_bytes, 64 * 1024);
         assert_eq!(config.session.outbound_queue, 1024);
+        assert_eq!(config.attachments.max_bytes, 25 * 1024 * 1024);
         config.validate().unwrap();
     }
 

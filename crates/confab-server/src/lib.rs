@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod attachments;
 pub mod auth;
 pub mod bus;
 pub mod clock;

@@ -3,6 +3,7 @@
 //! status that goes with the code.
 
 mod accounts;
+mod attachments;
 mod conversations;
 mod messages;
 
@@ -34,6 +35,10 @@ pub struct AppState {
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    // Uploads stream to disk under their own limit (`attachments.max_bytes`), not the small
+    // one for JSON bodies.
+    let max_upload =
+        usize::try_from(state.hub.config().attachments.max_bytes).unwrap_or(usize::MAX);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics))
@@ -48,6 +53,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/chats/{receiver}", delete(messages::delete_chat))
         .route("/api/v1/search", get(messages::search))
         .route("/api/v1/receipts", get(messages::receipts))
+        .route(
+            "/api/v1/attachments",
+            post(attachments::upload).layer(DefaultBodyLimit::max(max_upload)),
+        )
+        .route("/api/v1/attachments/{id}", get(attachments::download))
+        .route(
+            "/api/v1/attachments/{id}/thumbnail",
+            get(attachments::thumbnail),
+        )
+        .route("/api/v1/attachments/{id}/info", get(attachments::info))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

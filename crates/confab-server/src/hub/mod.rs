@@ -76,6 +76,7 @@ struct Inner {
     tasks: TaskTracker,
     stop: CancellationToken,
     metrics: Metrics,
+    attachments: crate::attachments::Attachments,
 }
 
 /// A user who proved who they are, with the token their session runs on.
@@ -143,6 +144,13 @@ impl Hub {
         let general = store.room(DEFAULT_ROOM).await?;
         let directory = Directory::load(store.directory().await?);
         directory.add_conversation(&general);
+        let attachments =
+            crate::attachments::Attachments::open(&config.data_dir, &config.attachments).map_err(
+                |err| {
+                    tracing::error!(%err, "cannot open the blob store");
+                    AppError::internal()
+                },
+            )?;
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             config,
@@ -158,10 +166,14 @@ impl Hub {
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
             metrics: Metrics::default(),
+            attachments,
         });
         let hub = Self { inner };
         hub.inner.tasks.spawn(dispatch::run(hub.clone(), events));
         hub.inner.tasks.spawn(hub.clone().flush_cursors_forever());
+        hub.inner
+            .tasks
+            .spawn(hub.clone().collect_attachments_forever());
         Ok(hub)
     }
 
