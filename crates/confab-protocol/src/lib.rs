@@ -16,6 +16,7 @@ mod error;
 mod limits;
 pub mod names;
 mod server;
+pub mod social;
 
 pub use attachment::{AttachmentInfo, AttachmentKind};
 pub use client::{
@@ -29,6 +30,11 @@ pub use server::{
     Ack, ChatMessage, ConversationInfo, ErrorFrame, History, MemberInfo, Members, Membership,
     MembershipChange, Presence, PresenceStatus, Ready, RoomInfo, Rooms, ServerFrame, TypingEvent,
     UserInfo,
+};
+pub use social::{
+    CodeRequest, ContactInfo, Contacts, CreateInvite, Invitation, InvitationAnswered, Invitations,
+    Invite, InviteInfo, InviteLink, InviteLinks, InviteReply, InviteState, Profile, SetProfile,
+    UserRequest,
 };
 
 /// The protocol version the server announces in `ready`. Bumped on incompatible changes only.

@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::limits::Limits;
+use crate::social::{
+    Contacts, Invitation, InvitationAnswered, Invitations, InviteInfo, InviteLink, InviteLinks,
+    Profile,
+};
 
 /// A frame from server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +43,22 @@ pub enum ServerFrame {
     /// The last frame on a line transport (TCP), which has no close frame of its own: the
     /// WebSocket close code and reason the connection ends with.
     Close { code: u16, reason: String },
+    /// A user's profile: the answer to `profile`, or the event when it changes.
+    Profile(Profile),
+    /// The user's contact list.
+    Contacts(Contacts),
+    /// A new invitation into a room (event).
+    Invitation(Invitation),
+    /// The user's pending invitations.
+    Invitations(Invitations),
+    /// An invitation was accepted or declined (event).
+    InvitationAnswered(InvitationAnswered),
+    /// A new invite link.
+    InviteLink(InviteLink),
+    /// A room's live invite links.
+    InviteLinks(InviteLinks),
+    /// What an invite code leads to.
+    InviteInfo(InviteInfo),
 }
 
 /// `ready`: who the user is, what they belong to, and the limits in force.
