@@ -4,11 +4,12 @@
 
 mod accounts;
 mod conversations;
+mod social;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -43,6 +44,29 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/rooms", get(conversations::rooms))
         .route("/api/v1/rooms/{room}/members", get(conversations::members))
         .route("/api/v1/history", get(conversations::history))
+        .route(
+            "/api/v1/profile",
+            get(social::own_profile).patch(social::set_profile),
+        )
+        .route("/api/v1/users/{user}", get(social::profile))
+        .route("/api/v1/contacts", get(social::contacts))
+        .route(
+            "/api/v1/contacts/{user}",
+            put(social::add_contact).delete(social::remove_contact),
+        )
+        .route("/api/v1/invitations", get(social::invitations))
+        .route("/api/v1/rooms/{room}/invitations", post(social::invite))
+        .route("/api/v1/invitations/{id}/accept", post(social::accept))
+        .route("/api/v1/invitations/{id}/decline", post(social::decline))
+        .route(
+            "/api/v1/rooms/{room}/invites",
+            get(social::invite_links).post(social::create_invite),
+        )
+        .route(
+            "/api/v1/invites/{code}",
+            get(social::invite_info).delete(social::revoke_invite),
+        )
+        .route("/api/v1/invites/{code}/redeem", post(social::redeem_invite))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -12,12 +12,15 @@ mod cursors;
 mod directory;
 mod dispatch;
 mod history;
+mod invites;
 mod messages;
 pub mod outbox;
 mod powers;
+mod profiles;
 pub mod ratelimit;
 mod rooms;
 pub mod sessions;
+mod social;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -141,6 +144,9 @@ impl Hub {
         let general = store.room(DEFAULT_ROOM).await?;
         let directory = Directory::load(store.directory().await?);
         directory.add_conversation(&general);
+        for (user, contact) in store.contact_pairs().await? {
+            directory.add_contact(user, contact);
+        }
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             config,
@@ -339,6 +345,19 @@ impl Hub {
                 });
                 Ok(())
             }
+            frame @ (ClientFrame::Profile(_)
+            | ClientFrame::SetProfile(_)
+            | ClientFrame::Contacts { .. }
+            | ClientFrame::AddContact(_)
+            | ClientFrame::RemoveContact(_)
+            | ClientFrame::Invite(_)
+            | ClientFrame::Invitations { .. }
+            | ClientFrame::InviteReply(_)
+            | ClientFrame::CreateInvite(_)
+            | ClientFrame::InviteLinks(_)
+            | ClientFrame::RevokeInvite(_)
+            | ClientFrame::RedeemInvite(_)
+            | ClientFrame::InviteInfo(_)) => self.social(session, frame, reply_to).await,
         };
         if let Err(err) = result {
             self.metrics().error_sent(err.code);
