@@ -11,6 +11,7 @@ use crate::messaging::{
     ConversationRequest, DeleteMessage, EditMessage, Location, MarkRead, React, SearchRequest,
 };
 use crate::names::{Receiver, RoomName};
+use crate::social::{CodeRequest, CreateInvite, Invite, InviteReply, SetProfile, UserRequest};
 
 /// A frame from client to server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -64,6 +65,38 @@ pub enum ClientFrame {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         id: Option<String>,
     },
+    /// Asks for a user's profile.
+    Profile(UserRequest),
+    /// Changes the user's own profile.
+    SetProfile(SetProfile),
+    /// Lists the user's contacts (getContactList).
+    Contacts {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Adds a user to the contact list.
+    AddContact(UserRequest),
+    /// Removes a user from the contact list.
+    RemoveContact(UserRequest),
+    /// Invites a user into a room.
+    Invite(Invite),
+    /// Lists the user's pending invitations.
+    Invitations {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+    },
+    /// Accepts or declines an invitation.
+    InviteReply(InviteReply),
+    /// Creates an invite link for a room.
+    CreateInvite(CreateInvite),
+    /// Lists a room's live invite links.
+    InviteLinks(RoomRequest),
+    /// Revokes an invite link.
+    RevokeInvite(CodeRequest),
+    /// Joins the room an invite link leads to.
+    RedeemInvite(CodeRequest),
+    /// Tells what an invite code leads to and whether it still works.
+    InviteInfo(CodeRequest),
 }
 
 impl ClientFrame {
@@ -87,7 +120,20 @@ impl ClientFrame {
             | Self::Chats { id }
             | Self::DeleteChat(ConversationRequest { id, .. })
             | Self::Search(SearchRequest { id, .. })
-            | Self::Ping { id } => id.as_deref(),
+            | Self::Ping { id }
+            | Self::Profile(UserRequest { id, .. })
+            | Self::SetProfile(SetProfile { id, .. })
+            | Self::Contacts { id }
+            | Self::AddContact(UserRequest { id, .. })
+            | Self::RemoveContact(UserRequest { id, .. })
+            | Self::Invite(Invite { id, .. })
+            | Self::Invitations { id }
+            | Self::InviteReply(InviteReply { id, .. })
+            | Self::CreateInvite(CreateInvite { id, .. })
+            | Self::InviteLinks(RoomRequest { id, .. })
+            | Self::RevokeInvite(CodeRequest { id, .. })
+            | Self::RedeemInvite(CodeRequest { id, .. })
+            | Self::InviteInfo(CodeRequest { id, .. }) => id.as_deref(),
         }
     }
 
@@ -112,6 +158,19 @@ impl ClientFrame {
             Self::DeleteChat(_) => "delete_chat",
             Self::Search(_) => "search",
             Self::Ping { .. } => "ping",
+            Self::Profile(_) => "profile",
+            Self::SetProfile(_) => "set_profile",
+            Self::Contacts { .. } => "contacts",
+            Self::AddContact(_) => "add_contact",
+            Self::RemoveContact(_) => "remove_contact",
+            Self::Invite(_) => "invite",
+            Self::Invitations { .. } => "invitations",
+            Self::InviteReply(_) => "invite_reply",
+            Self::CreateInvite(_) => "create_invite",
+            Self::InviteLinks(_) => "invite_links",
+            Self::RevokeInvite(_) => "revoke_invite",
+            Self::RedeemInvite(_) => "redeem_invite",
+            Self::InviteInfo(_) => "invite_info",
         }
     }
 }

@@ -95,6 +95,12 @@ fn validate(frame: &mut ClientFrame, limits: &Limits) -> Result<(), Invalid> {
             }
         }
         ClientFrame::Search(request) => validate_search(request, limits),
+        ClientFrame::SetProfile(change) => change.normalize(),
+        ClientFrame::InviteReply(reply) => crate::social::check_id("invitation", &reply.invitation),
+        ClientFrame::CreateInvite(invite) => invite.check(),
+        ClientFrame::RevokeInvite(request)
+        | ClientFrame::RedeemInvite(request)
+        | ClientFrame::InviteInfo(request) => crate::social::check_id("code", &request.code),
         _ => Ok(()),
     }
 }
@@ -385,6 +391,54 @@ mod tests {
     }
 
     #[test]
+    fn social_frames_are_validated() {
+        let (code, reply_to) =
+            code_of(r#"{"type":"set_profile","id":"s","display_name":"a\u0000"}"#);
+        assert_eq!(
+            (code, reply_to.as_deref()),
+            (ErrorCode::BadRequest, Some("s"))
+        );
+        let long = format!(
+            r#"{{"type":"set_profile","status_text":"{}"}}"#,
+            "x".repeat(141)
+        );
+        assert_eq!(code_of(&long).0, ErrorCode::TooLarge);
+        assert_eq!(
+            code_of(r#"{"type":"set_profile"}"#).0,
+            ErrorCode::BadRequest
+        );
+        let frame = decode(r#"{"type":"set_profile","display_name":"  Bob  "}"#).unwrap();
+        let ClientFrame::SetProfile(change) = frame else {
+            panic!("not set_profile")
+        };
+        assert_eq!(change.display_name.as_deref(), Some("Bob"));
+        assert_eq!(
+            code_of(r#"{"type":"redeem_invite","code":"a/b"}"#).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"redeem_invite","code":""}"#).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"invite_reply","invitation":"x y","accept":true}"#).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r##"{"type":"create_invite","room":"#a","max_uses":0}"##).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r##"{"type":"create_invite","room":"#a","max_uses":-1}"##).0,
+            ErrorCode::BadRequest
+        );
+        assert_eq!(
+            code_of(r#"{"type":"add_contact","user":"a b"}"#).0,
+            ErrorCode::BadRequest
+        );
+    }
+
+    #[test]
     fn every_type_round_trips() {
         for text in [
             r#"{"type":"login","token":"t"}"#,
@@ -397,6 +451,21 @@ mod tests {
             r#"{"type":"rooms"}"#,
             r##"{"type":"members","room":"#ops"}"##,
             r#"{"type":"ping","id":"p"}"#,
+            r#"{"type":"profile","id":"1","user":"bob"}"#,
+            r#"{"type":"set_profile","display_name":"Bob","status_text":"","avatar":null}"#,
+            r#"{"type":"set_profile","avatar":"01ABC"}"#,
+            r#"{"type":"contacts","id":"c"}"#,
+            r#"{"type":"add_contact","user":"bob"}"#,
+            r#"{"type":"remove_contact","user":"bob"}"#,
+            r##"{"type":"invite","room":"#ops","user":"bob"}"##,
+            r#"{"type":"invitations"}"#,
+            r#"{"type":"invite_reply","invitation":"01ABC","accept":true}"#,
+            r##"{"type":"create_invite","room":"#ops","expires_in_secs":60,"max_uses":1}"##,
+            r##"{"type":"create_invite","room":"#ops"}"##,
+            r##"{"type":"invite_links","room":"#ops"}"##,
+            r#"{"type":"revoke_invite","code":"abc-_1"}"#,
+            r#"{"type":"redeem_invite","code":"abc"}"#,
+            r#"{"type":"invite_info","code":"abc"}"#,
         ] {
             let frame = decode(text).unwrap();
             assert_eq!(serde_json::to_string(&frame).unwrap(), text);

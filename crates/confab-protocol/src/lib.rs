@@ -17,6 +17,7 @@ mod limits;
 pub mod messaging;
 pub mod names;
 mod server;
+pub mod social;
 
 pub use attachment::{AttachmentInfo, AttachmentKind};
 pub use client::{
@@ -30,6 +31,11 @@ pub use server::{
     Ack, ChatMessage, ConversationInfo, ErrorFrame, History, MemberInfo, Members, Membership,
     MembershipChange, Presence, PresenceStatus, Ready, RoomInfo, Rooms, ServerFrame, TypingEvent,
     UserInfo,
+};
+pub use social::{
+    CodeRequest, ContactInfo, Contacts, CreateInvite, Invitation, InvitationAnswered, Invitations,
+    Invite, InviteInfo, InviteLink, InviteLinks, InviteReply, InviteState, Profile, SetProfile,
+    UserRequest,
 };
 
 /// The protocol version the server announces in `ready`. Bumped on incompatible changes only.

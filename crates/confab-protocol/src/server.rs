@@ -10,6 +10,10 @@ use crate::limits::Limits;
 use crate::messaging::{
     Chats, Location, MessageKind, Reaction, Receipt, Receipts, ReplyPreview, SearchResults, Update,
 };
+use crate::social::{
+    Contacts, Invitation, InvitationAnswered, Invitations, InviteInfo, InviteLink, InviteLinks,
+    Profile,
+};
 
 /// A frame from server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,6 +57,22 @@ pub enum ServerFrame {
     /// The last frame on a line transport (TCP), which has no close frame of its own: the
     /// WebSocket close code and reason the connection ends with.
     Close { code: u16, reason: String },
+    /// A user's profile: the answer to `profile`, or the event when it changes.
+    Profile(Profile),
+    /// The user's contact list.
+    Contacts(Contacts),
+    /// A new invitation into a room (event).
+    Invitation(Invitation),
+    /// The user's pending invitations.
+    Invitations(Invitations),
+    /// An invitation was accepted or declined (event).
+    InvitationAnswered(InvitationAnswered),
+    /// A new invite link.
+    InviteLink(InviteLink),
+    /// A room's live invite links.
+    InviteLinks(InviteLinks),
+    /// What an invite code leads to.
+    InviteInfo(InviteInfo),
 }
 
 /// `ready`: who the user is, what they belong to, and the limits in force.

@@ -16,6 +16,9 @@ pub enum Audience {
     Conversation(ConvId),
     /// Every session of one user.
     User(UserId),
+    /// A user's own sessions and everyone their presence goes to (see
+    /// `Directory::contacts`): for profile changes.
+    Circle(UserId),
 }
 
 /// Something that happened, for the sessions it concerns.

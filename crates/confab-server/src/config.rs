@@ -34,6 +34,8 @@ pub struct Config {
     pub store: StoreTuning,
     /// Uploads: sizes, thumbnails, rates and garbage collection.
     pub attachments: AttachmentLimits,
+    /// Contacts, invitations and invite links.
+    pub social: SocialLimits,
 }
 
 impl Default for Config {
@@ -49,6 +51,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             store: StoreTuning::default(),
             attachments: AttachmentLimits::default(),
+            social: SocialLimits::default(),
         }
     }
 }
@@ -192,6 +195,40 @@ impl Default for AttachmentLimits {
     }
 }
 
+/// Bounds on contacts, invitations and invite links.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SocialLimits {
+    /// Most contacts one user may have; adding more gets `too_large`. Default 1000.
+    pub max_contacts: usize,
+    /// Most pending invitations one user may have; inviting them again gets `too_large`.
+    /// Default 100.
+    pub max_pending_invitations: usize,
+    /// Most live (not expired, used up or revoked) invite links one room may have; creating
+    /// more gets `too_large`. Default 100.
+    pub max_invite_links: usize,
+    /// Lifetime of an invite link created without `expires_in_secs`. Default 604800 (7 days).
+    pub invite_default_expiry_secs: u64,
+    /// Longest `expires_in_secs` accepted; longer gets `bad_request`. Default 2592000 (30 days).
+    pub invite_max_expiry_secs: u64,
+    /// Largest `max_uses` accepted, and the use limit of a link created without one.
+    /// Default 1000.
+    pub invite_max_uses: u32,
+}
+
+impl Default for SocialLimits {
+    fn default() -> Self {
+        Self {
+            max_contacts: 1000,
+            max_pending_invitations: 100,
+            max_invite_links: 100,
+            invite_default_expiry_secs: 7 * 24 * 3600,
+            invite_max_expiry_secs: 30 * 24 * 3600,
+            invite_max_uses: 1000,
+        }
+    }
+}
+
 impl AttachmentLimits {
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_secs(self.idle_timeout_secs.max(1))
@@ -280,6 +317,20 @@ impl Config {
         {
             return bad("attachments.uploads_per_minute and uploads_burst must be at least 1");
         }
+        let social = &self.social;
+        if social.max_contacts == 0
+            || social.max_pending_invitations == 0
+            || social.max_invite_links == 0
+            || social.invite_default_expiry_secs == 0
+            || social.invite_max_uses == 0
+        {
+            return bad("social limits must be positive");
+        }
+        if social.invite_default_expiry_secs > social.invite_max_expiry_secs {
+            return bad(
+                "social.invite_default_expiry_secs cannot exceed social.invite_max_expiry_secs",
+            );
+        }
         Ok(())
     }
 }
@@ -307,5 +358,11 @@ mod tests {
         let mut config = Config::default();
         config.rate.messages_per_sec = 0.0;
         assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.social.invite_default_expiry_secs = config.social.invite_max_expiry_secs + 1;
+        assert!(config.validate().is_err());
+        let social: Config = toml::from_str("[social]\nmax_contacts = 5\n").unwrap();
+        assert_eq!(social.social.max_contacts, 5);
+        assert_eq!(social.social.invite_max_uses, 1000);
     }
 }

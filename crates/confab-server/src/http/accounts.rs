@@ -18,6 +18,9 @@ use crate::store::User;
 struct Account {
     username: String,
     password: String,
+    /// At registration: an invite code whose room the new account joins.
+    #[serde(default)]
+    invite: Option<String>,
 }
 
 fn parse_account(body: Result<Bytes, BytesRejection>) -> Result<Account, AppError> {
@@ -38,11 +41,19 @@ pub async fn register(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
     let account = parse_account(body)?;
-    let (user, token) = state
+    let (user, token, room) = state
         .hub
-        .register(&account.username, &account.password)
+        .register(
+            &account.username,
+            &account.password,
+            account.invite.as_deref(),
+        )
         .await?;
-    Ok((StatusCode::CREATED, token_body(&user, &token)))
+    let Json(mut body) = token_body(&user, &token);
+    if let Some(room) = room {
+        body["room"] = json!(room);
+    }
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
 pub async fn login(

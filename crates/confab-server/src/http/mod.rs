@@ -6,11 +6,12 @@ mod accounts;
 mod attachments;
 mod conversations;
 mod messages;
+mod social;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,6 +64,29 @@ pub fn router(state: AppState) -> Router {
             get(attachments::thumbnail),
         )
         .route("/api/v1/attachments/{id}/info", get(attachments::info))
+        .route(
+            "/api/v1/profile",
+            get(social::own_profile).patch(social::set_profile),
+        )
+        .route("/api/v1/users/{user}", get(social::profile))
+        .route("/api/v1/contacts", get(social::contacts))
+        .route(
+            "/api/v1/contacts/{user}",
+            put(social::add_contact).delete(social::remove_contact),
+        )
+        .route("/api/v1/invitations", get(social::invitations))
+        .route("/api/v1/rooms/{room}/invitations", post(social::invite))
+        .route("/api/v1/invitations/{id}/accept", post(social::accept))
+        .route("/api/v1/invitations/{id}/decline", post(social::decline))
+        .route(
+            "/api/v1/rooms/{room}/invites",
+            get(social::invite_links).post(social::create_invite),
+        )
+        .route(
+            "/api/v1/invites/{code}",
+            get(social::invite_info).delete(social::revoke_invite),
+        )
+        .route("/api/v1/invites/{code}/redeem", post(social::redeem_invite))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -24,22 +24,49 @@ const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$U2fNfzc7bDPaRUN6Qe6Zm+ENr7yt5vSSw6mZ1ZK9QCg";
 
 impl Hub {
-    /// Creates an account (a member of `#general`) and a first token for it.
+    /// Creates an account (a member of `#general`) and a first token for it. With an invite
+    /// code, also admits it to the code's room and returns the room's name. A code that cannot
+    /// be redeemed fails the registration before anything is created. The order: check the
+    /// code, hash the password, take one use of the code (atomically), create the user (giving
+    /// the use back if that fails), then admit them.
     pub async fn register(
         &self,
         username: &str,
         password: &str,
-    ) -> Result<(User, Token), AppError> {
+        invite: Option<&str>,
+    ) -> Result<(User, Token, Option<String>), AppError> {
         let username = Username::parse(username).map_err(|e| AppError::bad_request(e.0))?;
         check_password(password).map_err(|e| AppError::bad_request(e.0))?;
+        if let Some(code) = invite {
+            if self.directory().user_id(username.as_str()).is_some() {
+                return Err(AppError::new(
+                    confab_protocol::ErrorCode::Conflict,
+                    format!("username {username} is taken"),
+                ));
+            }
+            self.live_link(code).await?;
+        }
         let hash = self.inner.hasher.hash(password).await.map_err(|err| {
             tracing::error!(%err, "cannot hash password");
             AppError::internal()
         })?;
-        let (user, general) = self
+        let link = match invite {
+            Some(code) => Some(self.take_invite_use(code).await?),
+            None => None,
+        };
+        let created = self
             .store()
             .create_user(username.as_str(), &hash, DEFAULT_ROOM)
-            .await?;
+            .await;
+        let (user, general) = match created {
+            Ok(created) => created,
+            Err(err) => {
+                if let Some(link) = &link {
+                    self.release_invite_use(&link.code).await;
+                }
+                return Err(err.into());
+            }
+        };
         self.directory().add_user(&user);
         self.directory().add_conversation(&general);
         self.directory().add_member(general.id, user.id);
@@ -48,9 +75,13 @@ impl Hub {
             user: user.id,
             joined: true,
         });
-        let token = self.mint_token(&user).await?;
         tracing::info!(user = %user.username, "registered");
-        Ok((user, token))
+        let room = match &link {
+            Some(link) => self.join_by_invite_at_registration(link, &user).await,
+            None => None,
+        };
+        let token = self.mint_token(&user).await?;
+        Ok((user, token, room))
     }
 
     /// Checks a username and password and mints a new token.

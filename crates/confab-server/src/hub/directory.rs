@@ -30,6 +30,8 @@ pub struct Directory {
     rooms: DashMap<String, ConvId>,
     directs: DashMap<(UserId, UserId), ConvId>,
     user_convs: DashMap<UserId, HashSet<ConvId>>,
+    /// Who has the key user in their contact list.
+    watchers: DashMap<UserId, HashSet<UserId>>,
 }
 
 impl Directory {
@@ -158,16 +160,33 @@ impl Directory {
         (rooms, directs)
     }
 
-    /// Everyone who shares a direct conversation, or a room of at most `max_room` members,
-    /// with the user: presence goes to them. Bigger rooms are left out so one login does not
-    /// cost a frame per member of a huge room; their members read `online` from `members`.
+    /// Notes that `user` has `contact` in their contact list.
+    pub fn add_contact(&self, user: UserId, contact: UserId) {
+        self.watchers.entry(contact).or_default().insert(user);
+    }
+
+    pub fn remove_contact(&self, user: UserId, contact: UserId) {
+        self.watchers.remove_if_mut(&contact, |_, watchers| {
+            watchers.remove(&user);
+            watchers.is_empty()
+        });
+    }
+
+    /// Everyone who has the user as a contact, or shares a direct conversation or a room of at
+    /// most `max_room` members with them: presence and profile changes go to them. Bigger
+    /// rooms are left out so one login does not cost a frame per member of a huge room; their
+    /// members read `online` from `members`.
     pub fn contacts(&self, user: UserId, max_room: usize) -> HashSet<UserId> {
         let convs: Vec<ConvId> = self
             .user_convs
             .get(&user)
             .map(|set| set.iter().copied().collect())
             .unwrap_or_default();
-        let mut contacts = HashSet::new();
+        let mut contacts = self
+            .watchers
+            .get(&user)
+            .map(|watchers| watchers.clone())
+            .unwrap_or_default();
         for conv in convs {
             let members = self.members(conv);
             let direct = matches!(self.kind(conv), Some(ConversationKind::Direct { .. }));
@@ -197,5 +216,24 @@ impl Directory {
     /// How a conversation is named in frames for `user`: the room, or the peer's name.
     pub fn kind(&self, conv: ConvId) -> Option<ConversationKind> {
         self.convs.get(&conv).map(|entry| entry.kind.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presence_reaches_watchers_without_a_shared_room() {
+        let directory = Directory::default();
+        directory.add_contact(1, 2);
+        directory.add_contact(3, 2);
+        assert_eq!(directory.contacts(2, 10), HashSet::from([1, 3]));
+        // Contacts are one-way: 1 watches 2, not the other way round.
+        assert!(directory.contacts(1, 10).is_empty());
+        directory.remove_contact(1, 2);
+        assert_eq!(directory.contacts(2, 10), HashSet::from([3]));
+        directory.remove_contact(3, 2);
+        assert!(directory.contacts(2, 10).is_empty());
     }
 }

@@ -3,6 +3,8 @@
 //! gets the ack instead, at the same point in the stream, so acks and messages reach every
 //! session in commit order.
 
+use std::collections::HashSet;
+
 use bytes::Bytes;
 use confab_protocol::{
     close, Ack, Membership, MembershipChange, Presence, PresenceStatus, ServerFrame,
@@ -113,6 +115,7 @@ impl Hub {
                 .copied()
                 .for_each(push),
             Audience::User(user) => push(user),
+            Audience::Circle(user) => self.circle(user).into_iter().for_each(push),
         }
     }
 
@@ -130,7 +133,16 @@ impl Hub {
                 .copied()
                 .for_each(push),
             Audience::User(user) => push(user),
+            Audience::Circle(user) => self.circle(user).into_iter().for_each(push),
         }
+    }
+
+    /// A user and everyone their presence goes to.
+    fn circle(&self, user: i64) -> HashSet<i64> {
+        let max_room = self.config().session.presence_max_room;
+        let mut circle = self.directory().contacts(user, max_room);
+        circle.insert(user);
+        circle
     }
 
     fn deliver_presence(&self, user: i64, online: bool) {

@@ -13,14 +13,17 @@ mod cursors;
 mod directory;
 mod dispatch;
 mod history;
+mod invites;
 mod messages;
 pub mod outbox;
 mod powers;
+mod profiles;
 pub mod ratelimit;
 mod receipts;
 mod rooms;
 mod search;
 pub mod sessions;
+mod social;
 mod updates;
 
 use std::collections::BTreeMap;
@@ -151,6 +154,9 @@ impl Hub {
                     AppError::internal()
                 },
             )?;
+        for (user, contact) in store.contact_pairs().await? {
+            directory.add_contact(user, contact);
+        }
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             config,
@@ -369,6 +375,19 @@ impl Hub {
                 });
                 Ok(())
             }
+            frame @ (ClientFrame::Profile(_)
+            | ClientFrame::SetProfile(_)
+            | ClientFrame::Contacts { .. }
+            | ClientFrame::AddContact(_)
+            | ClientFrame::RemoveContact(_)
+            | ClientFrame::Invite(_)
+            | ClientFrame::Invitations { .. }
+            | ClientFrame::InviteReply(_)
+            | ClientFrame::CreateInvite(_)
+            | ClientFrame::InviteLinks(_)
+            | ClientFrame::RevokeInvite(_)
+            | ClientFrame::RedeemInvite(_)
+            | ClientFrame::InviteInfo(_)) => self.social(session, frame, reply_to).await,
         };
         if let Err(err) = result {
             self.metrics().error_sent(err.code);
