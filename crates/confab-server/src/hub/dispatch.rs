@@ -29,8 +29,8 @@ pub(super) async fn run(hub: Hub, mut events: mpsc::UnboundedReceiver<Event>) {
                 sender,
                 audience,
                 frame,
-            } => hub.deliver_typing(sender, audience, frame),
-            Event::Notice { audience, frame } => hub.deliver_notice(audience, frame),
+            } => hub.deliver_frame(audience, frame, Some(sender)),
+            Event::Notice { audience, frame } => hub.deliver_frame(audience, frame, None),
             Event::Presence { user, online } => hub.deliver_presence(user, online),
             Event::Membership { conv, user, joined } => hub.deliver_membership(conv, user, joined),
             Event::Revoked {
@@ -99,31 +99,15 @@ impl Hub {
         self.metrics().message_committed(deliveries);
     }
 
-    fn deliver_typing(&self, sender: i64, audience: Audience, frame: Bytes) {
+    /// Pushes a ready frame to everyone in the audience but `except` (typing skips the
+    /// typist's own sessions; notices go to everyone).
+    fn deliver_frame(&self, audience: Audience, frame: Bytes, except: Option<i64>) {
         let push = |user: i64| {
-            if user != sender {
+            if Some(user) != except {
                 self.inner
                     .sessions
                     .for_sessions(user, |s| s.push(Outbound::Frame(frame.clone())));
             }
-        };
-        match audience {
-            Audience::Conversation(conv) => self
-                .directory()
-                .members(conv)
-                .iter()
-                .copied()
-                .for_each(push),
-            Audience::User(user) => push(user),
-            Audience::Circle(user) => self.circle(user).into_iter().for_each(push),
-        }
-    }
-
-    fn deliver_notice(&self, audience: Audience, frame: Bytes) {
-        let push = |user: i64| {
-            self.inner
-                .sessions
-                .for_sessions(user, |s| s.push(Outbound::Frame(frame.clone())));
         };
         match audience {
             Audience::Conversation(conv) => self
