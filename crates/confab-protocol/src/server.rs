@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ErrorCode;
 use crate::limits::Limits;
+use crate::rooms::{Role, RoomDetails, RoomEvent, Visibility};
 
 /// A frame from server to client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,10 @@ pub enum ServerFrame {
     Rooms(Rooms),
     /// The members of a room.
     Members(Members),
+    /// One room's settings, as the asker may see them.
+    RoomInfo(RoomDetails),
+    /// An owner or moderator acted on a room (kick, ban, mute, topic, ...).
+    RoomEvent(RoomEvent),
     /// The answer to `ping`.
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,6 +187,15 @@ pub struct RoomInfo {
     pub members: u64,
     /// Whether the asking user is a member.
     pub joined: bool,
+    /// The topic; absent when there is none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic: String,
+    /// `private` for a private room (listed to its members only); absent for a public one.
+    #[serde(default, skip_serializing_if = "Visibility::is_public")]
+    pub visibility: Visibility,
+    /// `true` when joining needs a password; absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_password: bool,
 }
 
 /// `members`.
@@ -198,6 +212,12 @@ pub struct Members {
 pub struct MemberInfo {
     pub username: String,
     pub online: bool,
+    /// `owner` or `moderator`; absent for a plain member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// When the member's mute ends (RFC 3339); absent when they are not muted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<String>,
 }
 
 impl ServerFrame {

@@ -32,6 +32,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Storage tuning.
     pub store: StoreTuning,
+    /// Rooms: mutes and room passwords.
+    pub rooms: RoomLimits,
 }
 
 impl Default for Config {
@@ -46,6 +48,7 @@ impl Default for Config {
             session: SessionLimits::default(),
             allowed_origins: Vec::new(),
             store: StoreTuning::default(),
+            rooms: RoomLimits::default(),
         }
     }
 }
@@ -141,6 +144,29 @@ impl Default for StoreTuning {
     }
 }
 
+/// Bounds on host powers and room passwords.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomLimits {
+    /// Longest mute, in seconds. Default 2592000 (30 days).
+    pub max_mute_secs: u64,
+    /// Room password attempts (a `join` with a password, of a room that has one) one user may
+    /// make per second, over all their sessions and REST. Default 0.2 (one every 5 s).
+    pub password_attempts_per_sec: f64,
+    /// Burst of room password attempts one user may make at once. Default 5.
+    pub password_attempts_burst: f64,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            max_mute_secs: 30 * 24 * 3600,
+            password_attempts_per_sec: 0.2,
+            password_attempts_burst: 5.0,
+        }
+    }
+}
+
 /// A configuration file that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -202,6 +228,17 @@ impl Config {
         if self.store.max_batch == 0 || self.store.max_pending_writes == 0 {
             return bad("store.max_batch and store.max_pending_writes must be positive");
         }
+        let rooms = &self.rooms;
+        if rooms.max_mute_secs == 0
+            || [
+                rooms.password_attempts_per_sec,
+                rooms.password_attempts_burst,
+            ]
+            .iter()
+            .any(|v| !v.is_finite() || *v <= 0.0)
+        {
+            return bad("rooms limits must be positive");
+        }
         Ok(())
     }
 }
@@ -228,5 +265,11 @@ mod tests {
         let mut config = Config::default();
         config.rate.messages_per_sec = 0.0;
         assert!(config.validate().is_err());
+        let mut config = Config::default();
+        config.rooms.max_mute_secs = 0;
+        assert!(config.validate().is_err());
+        let rooms: Config = toml::from_str("[rooms]\nmax_mute_secs = 60\n").unwrap();
+        assert_eq!(rooms.rooms.max_mute_secs, 60);
+        assert_eq!(rooms.rooms.password_attempts_burst, 5.0);
     }
 }

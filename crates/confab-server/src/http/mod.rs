@@ -1,14 +1,15 @@
-//! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`]), `/healthz`, and the
+//! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`], [`rooms`]), `/healthz`, and the
 //! WebSocket upgrade on `/ws`. Errors are JSON bodies `{"code": ..., "message": ...}` with the
 //! status that goes with the code.
 
 mod accounts;
 mod conversations;
+mod rooms;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,8 +41,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/register", post(accounts::register))
         .route("/api/v1/login", post(accounts::login))
         .route("/api/v1/logout", post(accounts::logout))
-        .route("/api/v1/rooms", get(conversations::rooms))
+        .route(
+            "/api/v1/rooms",
+            get(conversations::rooms).post(rooms::create),
+        )
+        .route(
+            "/api/v1/rooms/{room}",
+            get(rooms::info).patch(rooms::change).delete(rooms::delete),
+        )
         .route("/api/v1/rooms/{room}/members", get(conversations::members))
+        .route(
+            "/api/v1/rooms/{room}/members/{user}/role",
+            put(rooms::set_role),
+        )
+        .route("/api/v1/rooms/{room}/join", post(rooms::join))
+        .route("/api/v1/rooms/{room}/leave", post(rooms::leave))
+        .route("/api/v1/rooms/{room}/kick", post(rooms::kick))
+        .route("/api/v1/rooms/{room}/ban", post(rooms::ban))
+        .route("/api/v1/rooms/{room}/unban", post(rooms::unban))
+        .route("/api/v1/rooms/{room}/mute", post(rooms::mute))
+        .route("/api/v1/rooms/{room}/unmute", post(rooms::unmute))
+        .route("/api/v1/rooms/{room}/transfer", post(rooms::transfer))
         .route("/api/v1/history", get(conversations::history))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -27,6 +27,7 @@ impl Hub {
             .conversation_for(session, &message.receiver, true)
             .await?
             .ok_or_else(AppError::internal)?;
+        self.check_can_post(conv, session.user.id)?;
         let allowed = self
             .inner
             .sessions
