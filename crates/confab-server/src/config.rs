@@ -148,7 +148,7 @@ impl Default for StoreTuning {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoomLimits {
-    /// Longest mute, in seconds. Default 2592000 (30 days).
+    /// Longest mute, in seconds, at most 100 years. Default 2592000 (30 days).
     pub max_mute_secs: u64,
     /// Room password attempts (a `join` with a password, of a room that has one) one user may
     /// make per second, over all their sessions and REST. Default 0.2 (one every 5 s).
@@ -229,6 +229,9 @@ impl Config {
             return bad("store.max_batch and store.max_pending_writes must be positive");
         }
         let rooms = &self.rooms;
+        if rooms.max_mute_secs > 100 * 365 * 24 * 3600 {
+            return bad("rooms.max_mute_secs is at most 100 years");
+        }
         if rooms.max_mute_secs == 0
             || [
                 rooms.password_attempts_per_sec,

@@ -144,9 +144,10 @@ impl Hub {
         let general = store.room(DEFAULT_ROOM).await?;
         let mut snapshot = store.directory().await?;
         let rooms = store.room_snapshot().await?;
+        let deleted: std::collections::HashSet<_> = rooms.deleted.iter().copied().collect();
         snapshot
             .conversations
-            .retain(|conv| !rooms.deleted.contains(&conv.id));
+            .retain(|conv| !deleted.contains(&conv.id));
         let leftovers = store.sweep_deleted_rooms().await?;
         let directory = Directory::load(snapshot);
         directory.add_conversation(&general);

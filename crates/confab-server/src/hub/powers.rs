@@ -344,13 +344,18 @@ impl Hub {
         let target = self.target(actor, user, "mute")?;
         self.require_member(conv, target, user, room)?;
         self.require_outranks(role, conv, target, "mute")?;
-        // `max` bounds `seconds` to far below i64 overflow.
-        let until = clock::now_ms() + (seconds as i64) * 1000;
+        let now = clock::now_ms();
+        let until = i64::try_from(seconds)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(1000)
+            .saturating_add(now);
         self.store()
             .mute_user(conv, target, until, actor.id)
             .await?;
-        self.rooms()
-            .update(conv, |room| room.mutes.insert(target, until));
+        self.rooms().update(conv, |room| {
+            room.mutes.retain(|_, &mut end| end > now);
+            room.mutes.insert(target, until)
+        });
         let mut event = Self::event(room, RoomAction::Muted, actor, Some(user));
         event.until = Some(clock::rfc3339(until));
         self.announce(conv, event, Some(target));

@@ -140,14 +140,19 @@ impl Hub {
             return Ok(());
         }
         self.check_not_banned(conv, user.id)?;
-        let state = self.rooms().get(conv);
-        if state.closing {
+        let (closing, visibility, password_hash) = self
+            .rooms()
+            .read(conv, |state| {
+                (state.closing, state.visibility, state.password_hash.clone())
+            })
+            .unwrap_or_default();
+        if closing {
             return Err(no_room(room));
         }
-        if state.visibility == Visibility::Private {
+        if visibility == Visibility::Private {
             return Err(AppError::forbidden("private room: you need an invitation"));
         }
-        if let Some(hash) = state.password_hash {
+        if let Some(hash) = password_hash {
             let wrong = |message: String| AppError::new(ErrorCode::WrongPassword, message);
             let Some(password) = password else {
                 return Err(wrong(format!("{room} needs a password")));
