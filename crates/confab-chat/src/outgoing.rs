@@ -1,7 +1,7 @@
 //! What a typed action sends, shared by the line mode and the full-screen client.
 
 use confab_client::protocol::{
-    ClientFrame, HistoryRequest, MembersRequest, Receiver, RoomRequest, SendMessage,
+    ClientFrame, HistoryRequest, JoinRequest, MembersRequest, Receiver, RoomRequest, SendMessage,
 };
 
 use crate::commands::Action;
@@ -77,9 +77,10 @@ pub fn frames(
         }
         Action::Join(room) => {
             *current = Receiver::Room(room.clone());
-            vec![ClientFrame::Join(RoomRequest {
+            vec![ClientFrame::Join(JoinRequest {
                 id: Some(ids.fresh()),
                 room,
+                password: None,
             })]
         }
         Action::Leave(room) => {

@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 
-use confab_client::protocol::{ClientFrame, Receiver, RoomRequest, ServerFrame};
+use confab_client::protocol::{ClientFrame, JoinRequest, Receiver, ServerFrame};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::commands::{self, Action};
@@ -134,9 +134,10 @@ impl Plain {
                     (&self.current, member, self.joined_initial)
                 {
                     self.joined_initial = true;
-                    return Some(ClientFrame::Join(RoomRequest {
+                    return Some(ClientFrame::Join(JoinRequest {
                         id: None,
                         room: room.clone(),
+                        password: None,
                     }));
                 }
             }

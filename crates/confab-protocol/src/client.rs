@@ -11,6 +11,9 @@ use crate::messaging::{
     ConversationRequest, DeleteMessage, EditMessage, Location, MarkRead, React, SearchRequest,
 };
 use crate::names::{Receiver, RoomName};
+use crate::rooms::{
+    CreateRoom, JoinRequest, MuteRequest, RoomUserRequest, SetPassword, SetRole, SetTopic,
+};
 use crate::social::{CodeRequest, CreateInvite, Invite, InviteReply, SetProfile, UserRequest};
 
 /// A frame from client to server.
@@ -26,8 +29,8 @@ pub enum ClientFrame {
     },
     /// A chat message to a room or a user.
     Message(SendMessage),
-    /// Joins a room, creating it (public) if it does not exist.
-    Join(RoomRequest),
+    /// Joins a room, creating it (public, the sender its owner) if it does not exist.
+    Join(JoinRequest),
     /// Leaves a room.
     Leave(RoomRequest),
     /// Asks for a page of a conversation's history.
@@ -97,6 +100,30 @@ pub enum ClientFrame {
     RedeemInvite(CodeRequest),
     /// Tells what an invite code leads to and whether it still works.
     InviteInfo(CodeRequest),
+    /// Creates a room with the sender as its owner.
+    CreateRoom(CreateRoom),
+    /// Asks about one room (answered with `room_info`).
+    RoomInfo(RoomRequest),
+    /// Removes a member (owner, moderators); they may join again.
+    Kick(RoomUserRequest),
+    /// Removes a member and keeps them out (owner, moderators).
+    Ban(RoomUserRequest),
+    /// Lets a banned user in again (owner, moderators).
+    Unban(RoomUserRequest),
+    /// Stops a member posting for a while (owner, moderators).
+    Mute(MuteRequest),
+    /// Ends a mute (owner, moderators).
+    Unmute(RoomUserRequest),
+    /// Sets or clears the topic (owner, moderators).
+    SetTopic(SetTopic),
+    /// Sets or clears the room password (owner, moderators).
+    SetPassword(SetPassword),
+    /// Makes a member a moderator or back (owner).
+    SetRole(SetRole),
+    /// Hands the room to another member; the old owner becomes a moderator (owner).
+    Transfer(RoomUserRequest),
+    /// Deletes the room and everything in it (owner).
+    DeleteRoom(RoomRequest),
 }
 
 impl ClientFrame {
@@ -106,7 +133,7 @@ impl ClientFrame {
             Self::Login(Login { id, .. })
             | Self::Logout { id }
             | Self::Message(SendMessage { id, .. })
-            | Self::Join(RoomRequest { id, .. })
+            | Self::Join(JoinRequest { id, .. })
             | Self::Leave(RoomRequest { id, .. })
             | Self::History(HistoryRequest { id, .. })
             | Self::Typing(Typing { id, .. })
@@ -133,7 +160,19 @@ impl ClientFrame {
             | Self::InviteLinks(RoomRequest { id, .. })
             | Self::RevokeInvite(CodeRequest { id, .. })
             | Self::RedeemInvite(CodeRequest { id, .. })
-            | Self::InviteInfo(CodeRequest { id, .. }) => id.as_deref(),
+            | Self::InviteInfo(CodeRequest { id, .. })
+            | Self::CreateRoom(CreateRoom { id, .. })
+            | Self::RoomInfo(RoomRequest { id, .. })
+            | Self::DeleteRoom(RoomRequest { id, .. })
+            | Self::Kick(RoomUserRequest { id, .. })
+            | Self::Ban(RoomUserRequest { id, .. })
+            | Self::Unban(RoomUserRequest { id, .. })
+            | Self::Unmute(RoomUserRequest { id, .. })
+            | Self::Transfer(RoomUserRequest { id, .. })
+            | Self::Mute(MuteRequest { id, .. })
+            | Self::SetTopic(SetTopic { id, .. })
+            | Self::SetPassword(SetPassword { id, .. })
+            | Self::SetRole(SetRole { id, .. }) => id.as_deref(),
         }
     }
 
@@ -171,6 +210,18 @@ impl ClientFrame {
             Self::RevokeInvite(_) => "revoke_invite",
             Self::RedeemInvite(_) => "redeem_invite",
             Self::InviteInfo(_) => "invite_info",
+            Self::CreateRoom(_) => "create_room",
+            Self::RoomInfo(_) => "room_info",
+            Self::Kick(_) => "kick",
+            Self::Ban(_) => "ban",
+            Self::Unban(_) => "unban",
+            Self::Mute(_) => "mute",
+            Self::Unmute(_) => "unmute",
+            Self::SetTopic(_) => "set_topic",
+            Self::SetPassword(_) => "set_password",
+            Self::SetRole(_) => "set_role",
+            Self::Transfer(_) => "transfer",
+            Self::DeleteRoom(_) => "delete_room",
         }
     }
 }
@@ -220,7 +271,7 @@ pub struct SendMessage {
     pub timestamp: Option<IgnoredAny>,
 }
 
-/// `join` and `leave`.
+/// `leave`, `room_info` and `delete_room` (`join` is a [`JoinRequest`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoomRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -101,6 +101,11 @@ fn validate(frame: &mut ClientFrame, limits: &Limits) -> Result<(), Invalid> {
         ClientFrame::RevokeInvite(request)
         | ClientFrame::RedeemInvite(request)
         | ClientFrame::InviteInfo(request) => crate::social::check_id("code", &request.code),
+        ClientFrame::CreateRoom(request) => request.validate(),
+        ClientFrame::Mute(request) => request.validate(),
+        ClientFrame::SetTopic(request) => request.validate(),
+        ClientFrame::SetPassword(request) => request.validate(),
+        ClientFrame::SetRole(request) => request.validate(),
         _ => Ok(()),
     }
 }
@@ -439,6 +444,62 @@ mod tests {
     }
 
     #[test]
+    fn room_frames_are_validated() {
+        let cases = [
+            (
+                r##"{"type":"create_room","id":"a","room":"#x","password":"short"}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"create_room","id":"a","room":"#x","visibility":"secret"}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"mute","id":"a","room":"#x","user":"bob","seconds":0}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"mute","id":"a","room":"#x","user":"bob","seconds":-1}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"set_role","id":"a","room":"#x","user":"bob","role":"owner"}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"set_role","id":"a","room":"#x","user":"bob","role":"admin"}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"set_password","id":"a","room":"#x"}"##,
+                ErrorCode::BadRequest,
+            ),
+            (
+                r##"{"type":"kick","id":"a","room":"#x","user":"bad name"}"##,
+                ErrorCode::BadRequest,
+            ),
+        ];
+        for (text, code) in cases {
+            assert_eq!(code_of(text), (code, Some("a".into())), "{text}");
+        }
+        let long_topic = format!(
+            r##"{{"type":"set_topic","id":"t","room":"#x","topic":"{}"}}"##,
+            "t".repeat(crate::rooms::MAX_TOPIC_CHARS + 1)
+        );
+        assert_eq!(
+            code_of(&long_topic),
+            (ErrorCode::TooLarge, Some("t".into()))
+        );
+        let ClientFrame::Join(join) =
+            decode(r##"{"type":"join","room":"#Ops","password":"pw"}"##).unwrap()
+        else {
+            panic!("not join")
+        };
+        assert_eq!(join.room.as_str(), "#ops");
+        assert_eq!(join.password.as_deref(), Some("pw"));
+    }
+
+    #[test]
     fn every_type_round_trips() {
         for text in [
             r#"{"type":"login","token":"t"}"#,
@@ -466,6 +527,21 @@ mod tests {
             r#"{"type":"revoke_invite","code":"abc-_1"}"#,
             r#"{"type":"redeem_invite","code":"abc"}"#,
             r#"{"type":"invite_info","code":"abc"}"#,
+            r##"{"type":"join","room":"#ops","password":"hunter2hunter2"}"##,
+            r##"{"type":"create_room","id":"c","room":"#ops","visibility":"private","password":"hunter2hunter2","topic":"t"}"##,
+            r##"{"type":"create_room","room":"#ops"}"##,
+            r##"{"type":"room_info","room":"#ops"}"##,
+            r##"{"type":"kick","room":"#ops","user":"bob"}"##,
+            r##"{"type":"ban","room":"#ops","user":"bob"}"##,
+            r##"{"type":"unban","room":"#ops","user":"bob"}"##,
+            r##"{"type":"mute","room":"#ops","user":"bob","seconds":60}"##,
+            r##"{"type":"unmute","room":"#ops","user":"bob"}"##,
+            r##"{"type":"set_topic","room":"#ops","topic":""}"##,
+            r##"{"type":"set_password","room":"#ops","password":null}"##,
+            r##"{"type":"set_password","room":"#ops","password":"hunter2hunter2"}"##,
+            r##"{"type":"set_role","room":"#ops","user":"bob","role":"moderator"}"##,
+            r##"{"type":"transfer","room":"#ops","user":"bob"}"##,
+            r##"{"type":"delete_room","room":"#ops"}"##,
         ] {
             let frame = decode(text).unwrap();
             assert_eq!(serde_json::to_string(&frame).unwrap(), text);

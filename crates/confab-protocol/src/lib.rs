@@ -16,6 +16,7 @@ mod error;
 mod limits;
 pub mod messaging;
 pub mod names;
+pub mod rooms;
 mod server;
 pub mod social;
 
@@ -27,6 +28,10 @@ pub use decode::{decode_client_frame, FrameError};
 pub use error::ErrorCode;
 pub use limits::Limits;
 pub use names::{NameError, Receiver, RoomName, Username};
+pub use rooms::{
+    CreateRoom, JoinRequest, MuteRequest, Role, RoomAction, RoomDetails, RoomEvent,
+    RoomUserRequest, SetPassword, SetRole, SetTopic, Visibility,
+};
 pub use server::{
     Ack, ChatMessage, ConversationInfo, ErrorFrame, History, MemberInfo, Members, Membership,
     MembershipChange, Presence, PresenceStatus, Ready, RoomInfo, Rooms, ServerFrame, TypingEvent,

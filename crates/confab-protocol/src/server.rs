@@ -10,6 +10,7 @@ use crate::limits::Limits;
 use crate::messaging::{
     Chats, Location, MessageKind, Reaction, Receipt, Receipts, ReplyPreview, SearchResults, Update,
 };
+use crate::rooms::{Role, RoomDetails, RoomEvent, Visibility};
 use crate::social::{
     Contacts, Invitation, InvitationAnswered, Invitations, InviteInfo, InviteLink, InviteLinks,
     Profile,
@@ -49,6 +50,10 @@ pub enum ServerFrame {
     Chats(Chats),
     /// A page of search results.
     SearchResults(SearchResults),
+    /// One room's settings, as the asker may see them.
+    RoomInfo(RoomDetails),
+    /// An owner or moderator acted on a room (kick, ban, mute, topic, ...).
+    RoomEvent(RoomEvent),
     /// The answer to `ping`.
     Pong {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -235,6 +240,15 @@ pub struct RoomInfo {
     pub members: u64,
     /// Whether the asking user is a member.
     pub joined: bool,
+    /// The topic; absent when there is none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub topic: String,
+    /// `private` for a private room (listed to its members only); absent for a public one.
+    #[serde(default, skip_serializing_if = "Visibility::is_public")]
+    pub visibility: Visibility,
+    /// `true` when joining needs a password; absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_password: bool,
 }
 
 /// `members`.
@@ -251,6 +265,12 @@ pub struct Members {
 pub struct MemberInfo {
     pub username: String,
     pub online: bool,
+    /// `owner` or `moderator`; absent for a plain member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<Role>,
+    /// When the member's mute ends (RFC 3339); absent when they are not muted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<String>,
 }
 
 impl ServerFrame {

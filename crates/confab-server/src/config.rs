@@ -36,6 +36,8 @@ pub struct Config {
     pub attachments: AttachmentLimits,
     /// Contacts, invitations and invite links.
     pub social: SocialLimits,
+    /// Rooms: mutes and room passwords.
+    pub rooms: RoomLimits,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             store: StoreTuning::default(),
             attachments: AttachmentLimits::default(),
             social: SocialLimits::default(),
+            rooms: RoomLimits::default(),
         }
     }
 }
@@ -195,6 +198,29 @@ impl Default for AttachmentLimits {
     }
 }
 
+/// Bounds on host powers and room passwords.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomLimits {
+    /// Longest mute, in seconds, at most 100 years. Default 2592000 (30 days).
+    pub max_mute_secs: u64,
+    /// Room password attempts (a `join` with a password, of a room that has one) one user may
+    /// make per second, over all their sessions and REST. Default 0.2 (one every 5 s).
+    pub password_attempts_per_sec: f64,
+    /// Burst of room password attempts one user may make at once. Default 5.
+    pub password_attempts_burst: f64,
+}
+
+impl Default for RoomLimits {
+    fn default() -> Self {
+        Self {
+            max_mute_secs: 30 * 24 * 3600,
+            password_attempts_per_sec: 0.2,
+            password_attempts_burst: 5.0,
+        }
+    }
+}
+
 /// Bounds on contacts, invitations and invite links.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -331,6 +357,20 @@ impl Config {
                 "social.invite_default_expiry_secs cannot exceed social.invite_max_expiry_secs",
             );
         }
+        let rooms = &self.rooms;
+        if rooms.max_mute_secs > 100 * 365 * 24 * 3600 {
+            return bad("rooms.max_mute_secs is at most 100 years");
+        }
+        if rooms.max_mute_secs == 0
+            || [
+                rooms.password_attempts_per_sec,
+                rooms.password_attempts_burst,
+            ]
+            .iter()
+            .any(|v| !v.is_finite() || *v <= 0.0)
+        {
+            return bad("rooms limits must be positive");
+        }
         Ok(())
     }
 }
@@ -364,5 +404,10 @@ mod tests {
         let social: Config = toml::from_str("[social]\nmax_contacts = 5\n").unwrap();
         assert_eq!(social.social.max_contacts, 5);
         assert_eq!(social.social.invite_max_uses, 1000);
+        config.rooms.max_mute_secs = 0;
+        assert!(config.validate().is_err());
+        let rooms: Config = toml::from_str("[rooms]\nmax_mute_secs = 60\n").unwrap();
+        assert_eq!(rooms.rooms.max_mute_secs, 60);
+        assert_eq!(rooms.rooms.password_attempts_burst, 5.0);
     }
 }

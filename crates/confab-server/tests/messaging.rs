@@ -109,7 +109,7 @@ async fn rooms_and_members_are_listed_over_the_protocol_and_rest() {
     assert_eq!(status, 200, "{rest}");
     assert_eq!(
         rest["members"],
-        json!([{"username": "alice", "online": true}])
+        json!([{"username": "alice", "online": true, "role": "owner"}])
     );
     let (status, _) = server.get("/api/v1/rooms", None).await;
     assert_eq!(status, 401);

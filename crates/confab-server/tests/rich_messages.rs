@@ -492,3 +492,45 @@ async fn search_finds_words_parts_and_cjk_with_highlights_and_pages() {
     let (status, _) = server.get("/api/v1/search?q=deploy", None).await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn hosts_delete_anyones_messages_and_muted_members_cannot_edit_or_react() {
+    let server = TestServer::start().await;
+    let (_, mut alice) = server.user("alice").await;
+    let (_, mut bob) = server.user("bob").await;
+    let (_, mut carol) = server.user("carol").await;
+    for client in [&mut alice, &mut bob, &mut carol] {
+        let joined = ask(client, json!({"type": "join", "room": "#ops"})).await;
+        assert_eq!(joined["type"], "ack", "{joined}");
+    }
+    let said = bob.say("#ops", "spam spam").await;
+    let spam = said["id"].clone();
+    let own = bob.say("#ops", "a fair point").await["id"].clone();
+    // A plain member cannot delete someone else's message; the owner can.
+    let refused = ask(&mut carol, json!({"type": "delete", "message": spam})).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    let deleted = ask(&mut alice, json!({"type": "delete", "message": spam})).await;
+    assert_eq!(deleted["type"], "ack", "{deleted}");
+    let update = carol.recv_type("update").await;
+    assert_eq!(
+        (update["change"].clone(), update["by"].clone()),
+        (json!("deleted"), json!("alice"))
+    );
+    // A muted member may not edit or react (deleting their own stays allowed).
+    let muted = ask(
+        &mut alice,
+        json!({"type": "mute", "room": "#ops", "user": "bob", "seconds": 600}),
+    )
+    .await;
+    assert_eq!(muted["type"], "ack", "{muted}");
+    for frame in [
+        json!({"type": "edit", "message": own, "content": "edited while muted"}),
+        json!({"type": "react", "message": own, "emoji": "👍"}),
+        json!({"type": "message", "receiver": "#ops", "content": "still here"}),
+    ] {
+        let answer = ask(&mut bob, frame).await;
+        assert_eq!(answer["code"], "muted", "{answer}");
+    }
+    let gone = ask(&mut bob, json!({"type": "delete", "message": own})).await;
+    assert_eq!(gone["type"], "ack", "{gone}");
+}

@@ -11,7 +11,7 @@ use common::{Client, TestServer, PASSWORD};
 use serde_json::{json, Value};
 
 /// Events a test may see at any time without caring.
-const NOISE: &[&str] = &["presence", "membership", "typing"];
+const NOISE: &[&str] = &["presence", "membership", "typing", "room_event"];
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -13,7 +13,7 @@ mod sweep;
 
 use std::time::{Duration, Instant};
 
-use confab_client::protocol::{ClientFrame, Receiver, RoomName, RoomRequest, SendMessage};
+use confab_client::protocol::{ClientFrame, JoinRequest, Receiver, RoomName, SendMessage};
 use confab_client::{Connection, Endpoint};
 
 use crate::users::BenchUser;
@@ -97,9 +97,10 @@ pub async fn connect_in_room(
 ) -> anyhow::Result<Connection> {
     let (mut connection, _) = Connection::connect(endpoint, &user.token).await?;
     connection
-        .send(&ClientFrame::Join(RoomRequest {
+        .send(&ClientFrame::Join(JoinRequest {
             id: Some("join".into()),
             room: room.clone(),
+            password: None,
         }))
         .await?;
     loop {

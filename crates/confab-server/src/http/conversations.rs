@@ -17,7 +17,7 @@ pub async fn rooms(State(state): State<AppState>, auth: AuthUser) -> Json<Server
 /// The room in the path may be given with or without its `#` (`%23general` or `general`).
 pub async fn members(
     State(state): State<AppState>,
-    _auth: AuthUser,
+    auth: AuthUser,
     Path(room): Path<String>,
 ) -> Result<Json<ServerFrame>, AppError> {
     let name = if room.starts_with('#') {
@@ -26,7 +26,7 @@ pub async fn members(
         format!("#{room}")
     };
     let room = RoomName::parse(&name).map_err(|e| AppError::bad_request(e.0))?;
-    Ok(Json(state.hub.members_frame(&room, None)?))
+    Ok(Json(state.hub.members_frame(auth.user.id, &room, None)?))
 }
 
 #[derive(Deserialize)]

@@ -1,4 +1,4 @@
-//! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`]), `/healthz`, and the
+//! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`], [`rooms`]), `/healthz`, and the
 //! WebSocket upgrade on `/ws`. Errors are JSON bodies `{"code": ..., "message": ...}` with the
 //! status that goes with the code.
 
@@ -6,6 +6,7 @@ mod accounts;
 mod attachments;
 mod conversations;
 mod messages;
+mod rooms;
 mod social;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
@@ -47,8 +48,27 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/register", post(accounts::register))
         .route("/api/v1/login", post(accounts::login))
         .route("/api/v1/logout", post(accounts::logout))
-        .route("/api/v1/rooms", get(conversations::rooms))
+        .route(
+            "/api/v1/rooms",
+            get(conversations::rooms).post(rooms::create),
+        )
+        .route(
+            "/api/v1/rooms/{room}",
+            get(rooms::info).patch(rooms::change).delete(rooms::delete),
+        )
         .route("/api/v1/rooms/{room}/members", get(conversations::members))
+        .route(
+            "/api/v1/rooms/{room}/members/{user}/role",
+            put(rooms::set_role),
+        )
+        .route("/api/v1/rooms/{room}/join", post(rooms::join))
+        .route("/api/v1/rooms/{room}/leave", post(rooms::leave))
+        .route("/api/v1/rooms/{room}/kick", post(rooms::kick))
+        .route("/api/v1/rooms/{room}/ban", post(rooms::ban))
+        .route("/api/v1/rooms/{room}/unban", post(rooms::unban))
+        .route("/api/v1/rooms/{room}/mute", post(rooms::mute))
+        .route("/api/v1/rooms/{room}/unmute", post(rooms::unmute))
+        .route("/api/v1/rooms/{room}/transfer", post(rooms::transfer))
         .route("/api/v1/history", get(conversations::history))
         .route("/api/v1/chats", get(messages::chats))
         .route("/api/v1/chats/{receiver}", delete(messages::delete_chat))

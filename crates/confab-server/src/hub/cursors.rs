@@ -35,6 +35,15 @@ impl Cursors {
         self.latest.get(&(user, conv)).map(|seq| *seq)
     }
 
+    /// Forgets every cursor in a conversation (a deleted room).
+    pub fn forget_conversation(&self, conv: ConvId) {
+        self.dirty
+            .lock()
+            .expect("cursor lock")
+            .retain(|&(_, c), _| c != conv);
+        self.latest.retain(|&(_, c), _| c != conv);
+    }
+
     /// Writes the cursors that moved since the last flush, and returns them.
     pub async fn flush(&self, store: &dyn Store) -> StoreResult<Vec<(UserId, ConvId, u64)>> {
         let batch: Vec<_> = std::mem::take(&mut *self.dirty.lock().expect("cursor lock"))

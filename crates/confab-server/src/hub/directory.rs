@@ -87,11 +87,30 @@ impl Directory {
         self.directs.get(&(a.min(b), a.max(b))).map(|id| *id)
     }
 
+    /// Adds a member to a known conversation (no-op for an unknown or removed one).
     pub fn add_member(&self, conv: ConvId, user: UserId) {
-        if let Some(mut entry) = self.convs.get_mut(&conv) {
-            Arc::make_mut(&mut entry.members).insert(user);
-        }
+        let Some(mut entry) = self.convs.get_mut(&conv) else {
+            return;
+        };
+        Arc::make_mut(&mut entry.members).insert(user);
+        drop(entry);
         self.user_convs.entry(user).or_default().insert(conv);
+    }
+
+    /// Forgets a conversation (a deleted room); returns who its members were.
+    pub fn remove_conversation(&self, conv: ConvId) -> Vec<UserId> {
+        let Some((_, entry)) = self.convs.remove(&conv) else {
+            return Vec::new();
+        };
+        if let ConversationKind::Room(name) = &entry.kind {
+            self.rooms.remove_if(name, |_, id| *id == conv);
+        }
+        for user in entry.members.iter() {
+            if let Some(mut convs) = self.user_convs.get_mut(user) {
+                convs.remove(&conv);
+            }
+        }
+        entry.members.iter().copied().collect()
     }
 
     pub fn remove_member(&self, conv: ConvId, user: UserId) {

@@ -20,6 +20,7 @@ mod powers;
 mod profiles;
 pub mod ratelimit;
 mod receipts;
+mod room_state;
 mod rooms;
 mod search;
 pub mod sessions;
@@ -52,6 +53,7 @@ use cursors::Cursors;
 use directory::Directory;
 pub use outbox::{Next, Outbox};
 use ratelimit::TokenBucket;
+use room_state::RoomStates;
 use sessions::{Outbound, Registry, SessionHandle};
 
 /// The room every new user joins.
@@ -71,6 +73,7 @@ struct Inner {
     store: Arc<dyn Store>,
     bus: Arc<dyn Bus>,
     directory: Directory,
+    rooms: RoomStates,
     sessions: Registry,
     cursors: Cursors,
     hasher: PasswordHasher,
@@ -145,7 +148,14 @@ impl Hub {
         events: mpsc::UnboundedReceiver<Event>,
     ) -> Result<Self, AppError> {
         let general = store.room(DEFAULT_ROOM).await?;
-        let directory = Directory::load(store.directory().await?);
+        let mut snapshot = store.directory().await?;
+        let rooms = store.room_snapshot().await?;
+        let deleted: std::collections::HashSet<_> = rooms.deleted.iter().copied().collect();
+        snapshot
+            .conversations
+            .retain(|conv| !deleted.contains(&conv.id));
+        let leftovers = store.sweep_deleted_rooms().await?;
+        let directory = Directory::load(snapshot);
         directory.add_conversation(&general);
         let attachments =
             crate::attachments::Attachments::open(&config.data_dir, &config.attachments).map_err(
@@ -157,12 +167,14 @@ impl Hub {
         for (user, contact) in store.contact_pairs().await? {
             directory.add_contact(user, contact);
         }
+        let rooms = RoomStates::load(rooms, config.rooms);
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             config,
             store,
             bus,
             directory,
+            rooms,
             sessions: Registry::default(),
             cursors: Cursors::default(),
             hasher: PasswordHasher::new(
@@ -175,6 +187,11 @@ impl Hub {
             attachments,
         });
         let hub = Self { inner };
+        for id in leftovers {
+            if let Err(err) = hub.erase_attachment(&id).await {
+                tracing::warn!(%err, attachment = %id, "cannot erase an attachment of a deleted room");
+            }
+        }
         hub.inner.tasks.spawn(dispatch::run(hub.clone(), events));
         hub.inner.tasks.spawn(hub.clone().flush_cursors_forever());
         hub.inner
@@ -198,6 +215,10 @@ impl Hub {
 
     fn directory(&self) -> &Directory {
         &self.inner.directory
+    }
+
+    fn rooms(&self) -> &RoomStates {
+        &self.inner.rooms
     }
 
     fn cursors(&self) -> &Cursors {
@@ -342,8 +363,14 @@ impl Hub {
             ClientFrame::Login(_) => Err(AppError::bad_request("already logged in")),
             ClientFrame::Logout { .. } => self.logout(session, reply_to).await,
             ClientFrame::Message(message) => self.send_message(session, message).await,
-            ClientFrame::Join(request) => self.join(session, &request.room, reply_to).await,
-            ClientFrame::Leave(request) => self.leave(session, &request.room, reply_to).await,
+            ClientFrame::Join(r) => self
+                .join_room(&session.user, &r.room, r.password.as_deref())
+                .await
+                .map(|()| session.ack(reply_to)),
+            ClientFrame::Leave(r) => self
+                .leave_room(&session.user, &r.room)
+                .await
+                .map(|()| session.ack(reply_to)),
             ClientFrame::History(request) => self.history(session, request).await,
             ClientFrame::Typing(typing) => self
                 .typing(session, &typing.receiver)
@@ -353,7 +380,7 @@ impl Hub {
                 Ok(())
             }
             ClientFrame::Members(request) => self
-                .members_frame(&request.room, id.clone())
+                .members_frame(session.user.id, &request.room, id.clone())
                 .map(|frame| session.send(&frame)),
             ClientFrame::Edit(edit) => self.edit(session, edit).await,
             ClientFrame::Delete(delete) => self.delete(session, delete).await,
@@ -388,6 +415,18 @@ impl Hub {
             | ClientFrame::RevokeInvite(_)
             | ClientFrame::RedeemInvite(_)
             | ClientFrame::InviteInfo(_)) => self.social(session, frame, reply_to).await,
+            room @ (ClientFrame::CreateRoom(_)
+            | ClientFrame::RoomInfo(_)
+            | ClientFrame::Kick(_)
+            | ClientFrame::Ban(_)
+            | ClientFrame::Unban(_)
+            | ClientFrame::Mute(_)
+            | ClientFrame::Unmute(_)
+            | ClientFrame::SetTopic(_)
+            | ClientFrame::SetPassword(_)
+            | ClientFrame::SetRole(_)
+            | ClientFrame::Transfer(_)
+            | ClientFrame::DeleteRoom(_)) => self.room_frame(session, room, reply_to).await,
         };
         if let Err(err) = result {
             self.metrics().error_sent(err.code);

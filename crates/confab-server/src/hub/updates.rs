@@ -14,7 +14,7 @@ pub const MAX_REACTION_EMOJIS: usize = 20;
 
 impl Hub {
     pub(super) async fn edit(&self, session: &Session, edit: EditMessage) -> Result<(), AppError> {
-        let (target, conv) = self.target(session, &edit.message).await?;
+        let (target, conv) = self.target_message(session, &edit.message).await?;
         self.check_can_post(conv, session.user.id)?;
         if target.sender != session.user.username {
             return Err(AppError::forbidden("only the sender may edit a message"));
@@ -38,7 +38,7 @@ impl Hub {
         session: &Session,
         delete: DeleteMessage,
     ) -> Result<(), AppError> {
-        let (target, conv) = self.target(session, &delete.message).await?;
+        let (target, conv) = self.target_message(session, &delete.message).await?;
         let own = target.sender == session.user.username;
         let moderator = !own && self.is_moderator(conv, session.user.id);
         if !own && !moderator {
@@ -55,7 +55,7 @@ impl Hub {
     }
 
     pub(super) async fn react(&self, session: &Session, react: React) -> Result<(), AppError> {
-        let (target, conv) = self.target(session, &react.message).await?;
+        let (target, conv) = self.target_message(session, &react.message).await?;
         self.check_can_post(conv, session.user.id)?;
         let entry = NewEntry::React {
             target: target.id,
@@ -68,7 +68,7 @@ impl Hub {
 
     /// The message an update names, if it is in one of the user's conversations and not
     /// deleted. A message elsewhere looks the same as none at all.
-    async fn target(
+    async fn target_message(
         &self,
         session: &Session,
         id: &str,

@@ -205,7 +205,7 @@ impl LineClient {
                 return frame;
             }
             assert!(
-                ["presence", "typing", "membership", "receipt"]
+                ["presence", "typing", "membership", "receipt", "room_event"]
                     .contains(&frame["type"].as_str().unwrap_or("")),
                 "expected {kind}, got {frame}"
             );
@@ -311,14 +311,14 @@ impl Client {
         }
     }
 
-    /// The next frame of `kind`, skipping presence, typing and membership events.
+    /// The next frame of `kind`, skipping presence, typing, membership and room events.
     pub async fn recv_type(&mut self, kind: &str) -> Value {
         loop {
             let frame = self.recv().await;
             if frame["type"] == kind {
                 return frame;
             }
-            let skippable = ["presence", "typing", "membership", "receipt"];
+            let skippable = ["presence", "typing", "membership", "receipt", "room_event"];
             assert!(
                 skippable.contains(&frame["type"].as_str().unwrap_or("")),
                 "expected {kind}, got {frame}"
