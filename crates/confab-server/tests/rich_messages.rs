@@ -124,12 +124,11 @@ async fn replies_edits_reactions_and_deletes_reach_everyone_live() {
     drop((alice, bob));
     let dir = server.dir.clone();
     let _temp = server.stop().await;
-    let db = std::fs::read(dir.join("confab.db")).unwrap();
-    let wal = std::fs::read(dir.join("confab.db-wal")).unwrap_or_default();
-    for bytes in [&db, &wal] {
+    for file in ["confab.db", "confab.db-wal", "search.db", "search.db-wal"] {
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
         assert!(
             !bytes.windows(10).any(|w| w == b"lunch at 1"),
-            "deleted text left in the database file"
+            "deleted text left in {file}"
         );
     }
 }

@@ -4,7 +4,6 @@
 //! batch transaction; the read pool runs the rest.
 
 use confab_protocol::messaging::{Change, Location, MessageKind, Reaction, ReplyPreview};
-use confab_protocol::AttachmentInfo;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::writer::WriterCtx;
@@ -16,11 +15,6 @@ use crate::store::{
 const EDIT: &str = "edit";
 const DELETE: &str = "delete";
 const REACTION: &str = "reaction";
-
-/// The search index's key for a message.
-pub fn search_rowid(conv: ConvId, seq: u64) -> i64 {
-    (conv << 32) + seq as i64
-}
 
 /// `SELECT` of entry rows with their sender's name and the answered message, as a macro so
 /// statements stay literals (prepared once per connection).
@@ -188,14 +182,6 @@ pub fn append(ctx: &mut WriterCtx, new: &NewMessage, now: i64) -> StoreResult<Ap
             conn.prepare_cached("UPDATE messages SET content = ?2, edited_ms = ?3 WHERE id = ?1")
                 .and_then(|mut s| s.execute(params![target, content, now]))
                 .map_err(db)?;
-            reindex(
-                conn,
-                new.conv,
-                target_row.seq,
-                content,
-                target_row.indexed_extra.as_deref(),
-            )
-            .map_err(db)?;
             append_update(ctx, new, EDIT, Change::Edited, target, now, None)
         }
         NewEntry::Delete { target, moderator } => {
@@ -215,7 +201,6 @@ pub fn append(ctx: &mut WriterCtx, new: &NewMessage, now: i64) -> StoreResult<Ap
             conn.prepare_cached("DELETE FROM reactions WHERE message_id = ?1")
                 .and_then(|mut s| s.execute([target]))
                 .map_err(db)?;
-            unindex(conn, new.conv, target_row.seq).map_err(db)?;
             let erased = target_row.attachment_id;
             append_update(ctx, new, DELETE, Change::Deleted, target, now, erased)
         }
@@ -309,8 +294,6 @@ fn append_post(
         ])
     })
     .map_err(db)?;
-    let extra = indexed_extra(post.attachment.as_ref(), location);
-    index(conn, new.conv, seq, &post.content, extra.as_deref()).map_err(db)?;
     let mut stored = StoredMessage::text(
         id,
         new.conv,
@@ -330,16 +313,6 @@ fn append_post(
         }
     }
     Ok(Appended::New(stored))
-}
-
-/// What besides the content a message is found by: its file name or place label.
-fn indexed_extra(
-    attachment: Option<&AttachmentInfo>,
-    location: Option<&Location>,
-) -> Option<String> {
-    attachment
-        .map(|a| a.name.clone())
-        .or_else(|| location.and_then(|l| l.label.clone()))
 }
 
 fn next_seq(conn: &Connection, conv: ConvId) -> StoreResult<u64> {
@@ -397,38 +370,32 @@ fn append_update(
 }
 
 struct TargetRow {
-    seq: u64,
     sender_id: i64,
     attachment_id: Option<String>,
-    indexed_extra: Option<String>,
 }
 
 /// The message an update is about: it must be a message of this conversation, not deleted.
 fn target_of(conn: &Connection, new: &NewMessage, target: &str) -> StoreResult<TargetRow> {
     let row = conn
         .prepare_cached(
-            "SELECT conv_id, seq, sender_id, deleted_ms, attachment_id, attachment_json,
-             location_label FROM messages WHERE id = ?1 AND target_id IS NULL",
+            "SELECT conv_id, deleted_ms, sender_id, attachment_id FROM messages
+             WHERE id = ?1 AND target_id IS NULL",
         )
         .and_then(|mut s| {
             s.query_row([target], |r| {
                 Ok((
                     r.get::<_, ConvId>(0)?,
-                    r.get::<_, Option<i64>>(3)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
+                    r.get::<_, Option<i64>>(1)?,
                     TargetRow {
-                        seq: r.get(1)?,
                         sender_id: r.get(2)?,
-                        attachment_id: r.get(4)?,
-                        indexed_extra: None,
+                        attachment_id: r.get(3)?,
                     },
                 ))
             })
             .optional()
         })
         .map_err(db)?;
-    let Some((conv, deleted, attachment_json, label, mut target_row)) = row else {
+    let Some((conv, deleted, target_row)) = row else {
         return Err(StoreError::NotFound(format!("no message {target}")));
     };
     if conv != new.conv {
@@ -437,47 +404,7 @@ fn target_of(conn: &Connection, new: &NewMessage, target: &str) -> StoreResult<T
     if deleted.is_some() {
         return Err(StoreError::Gone(format!("message {target} was deleted")));
     }
-    let attachment: Option<AttachmentInfo> =
-        attachment_json.and_then(|json| serde_json::from_str(&json).ok());
-    target_row.indexed_extra = attachment.map(|a| a.name).or(label);
     Ok(target_row)
-}
-
-fn index(
-    conn: &Connection,
-    conv: ConvId,
-    seq: u64,
-    content: &str,
-    extra: Option<&str>,
-) -> rusqlite::Result<()> {
-    let text = match extra {
-        Some(extra) if content.is_empty() => extra.to_owned(),
-        Some(extra) => format!("{content}\n{extra}"),
-        None => content.to_owned(),
-    };
-    if text.is_empty() {
-        return Ok(());
-    }
-    conn.prepare_cached("INSERT INTO message_search (rowid, content) VALUES (?1, ?2)")?
-        .execute(params![search_rowid(conv, seq), text])
-        .map(drop)
-}
-
-fn unindex(conn: &Connection, conv: ConvId, seq: u64) -> rusqlite::Result<()> {
-    conn.prepare_cached("DELETE FROM message_search WHERE rowid = ?1")?
-        .execute([search_rowid(conv, seq)])
-        .map(drop)
-}
-
-fn reindex(
-    conn: &Connection,
-    conv: ConvId,
-    seq: u64,
-    content: &str,
-    extra: Option<&str>,
-) -> rusqlite::Result<()> {
-    unindex(conn, conv, seq)?;
-    index(conn, conv, seq, content, extra)
 }
 
 /// A page of messages (no updates) above `floor`, oldest first, and whether more lie beyond.

@@ -4,6 +4,7 @@
 
 mod attachments;
 mod chats;
+mod indexer;
 mod messages;
 mod queries;
 mod rooms;
@@ -40,6 +41,7 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     feed: Arc<CommitFeed>,
+    index: Arc<indexer::Index>,
 }
 
 impl SqliteStore {
@@ -51,6 +53,7 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(db)?;
         schema::configure(&conn).map_err(db)?;
         schema::migrate(&mut conn).map_err(db)?;
+        let index = Arc::new(indexer::Index::open(&path).map_err(db)?);
         let (tx, rx) = mpsc::channel::<Job>();
         let ctx = WriterCtx {
             conn,
@@ -67,6 +70,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(handle)),
             readers: Arc::new(Mutex::new(Vec::new())),
             feed: Arc::new(feed),
+            index,
         })
     }
 
@@ -103,6 +107,7 @@ impl SqliteStore {
     ) -> StoreResult<T> {
         let readers = self.readers.clone();
         let path = self.path.clone();
+        let search = self.index.path().to_owned();
         tokio::task::spawn_blocking(move || {
             let pooled = readers.lock().expect("readers lock").pop();
             let conn = match pooled {
@@ -110,6 +115,10 @@ impl SqliteStore {
                 None => {
                     let conn = Connection::open(&path)?;
                     schema::configure(&conn)?;
+                    conn.execute(
+                        "ATTACH DATABASE ?1 AS search",
+                        [search.to_string_lossy().as_ref()],
+                    )?;
                     conn
                 }
             };
@@ -302,6 +311,7 @@ impl Store for SqliteStore {
 
     fn append(&self, message: NewMessage) -> BoxFuture<'static, StoreResult<Appended>> {
         let feed = self.feed.clone();
+        let index = self.index.clone();
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move |ctx| {
             let now = clock::now_ms();
@@ -314,6 +324,7 @@ impl Store for SqliteStore {
                     };
                     let done: Completion = Box::new(move |commit| {
                         if commit.is_ok() {
+                            index.notify(committed.message.conv);
                             feed(committed);
                         }
                         let _ = tx.send(
@@ -403,6 +414,8 @@ impl Store for SqliteStore {
     }
 
     async fn search(&self, user: UserId, query: SearchQuery) -> StoreResult<Vec<StoredMessage>> {
+        // Everything acked before the search is in the index.
+        self.index.synced().await;
         self.read(move |conn| search::search(conn, user, &query))
             .await
     }
@@ -425,6 +438,8 @@ impl Store for SqliteStore {
         let handle = self.writer.lock().expect("writer lock").take();
         if let Some(handle) = handle {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+            let index = self.index.clone();
+            let _ = tokio::task::spawn_blocking(move || index.close()).await;
             tracing::info!("sqlite store closed");
         }
     }

@@ -94,12 +94,7 @@ fn erase_messages(conn: &Connection, conv: ConvId) -> rusqlite::Result<Vec<Strin
         "DELETE FROM reactions WHERE message_id IN (SELECT id FROM messages WHERE conv_id = ?1)",
         [conv],
     )?;
-    // Search rows are keyed conv_id * 2^32 + seq (see the messaging migration).
-    let first = conv << 32;
-    conn.execute(
-        "DELETE FROM message_search WHERE rowid >= ?1 AND rowid < ?2",
-        [first, first + (1 << 32)],
-    )?;
+    // The search index (search.db) drops the room's range when the store tells the indexer.
     conn.execute("DELETE FROM messages WHERE conv_id = ?1", [conv])?;
     conn.execute("DELETE FROM members WHERE conv_id = ?1", [conv])?;
     Ok(attachments)
@@ -361,11 +356,14 @@ impl RoomStore for SqliteStore {
     }
 
     async fn delete_room(&self, conv: ConvId) -> StoreResult<Vec<String>> {
-        self.write(move |ctx| {
-            live_room(&ctx.conn, conv)?;
-            erase_room(&ctx.conn, conv, clock::now_ms()).map_err(db)
-        })
-        .await
+        let erased = self
+            .write(move |ctx| {
+                live_room(&ctx.conn, conv)?;
+                erase_room(&ctx.conn, conv, clock::now_ms()).map_err(db)
+            })
+            .await;
+        self.index.notify(conv);
+        erased
     }
 
     async fn sweep_deleted_rooms(&self) -> StoreResult<Vec<String>> {

@@ -1,4 +1,5 @@
-//! Full-text search over the messages a user can see. The index is FTS5 with the trigram
+//! Full-text search over the messages a user can see. The index (kept in `search.db` by the
+//! [`super::indexer`], attached to every read connection as `search`) is FTS5 with the trigram
 //! tokenizer, so any part of a word matches and Chinese, Japanese and Korean text (which has
 //! no spaces between words) is found as well. Terms shorter than three characters cannot use
 //! trigrams; they are matched with `LIKE` on the messages the other terms (or the user's
@@ -31,7 +32,7 @@ pub fn search(
         values.push(Value::Text(phrase));
         sql.push_str(&format!(
             "AND (m.conv_id * 4294967296 + m.seq) IN \
-             (SELECT rowid FROM message_search WHERE message_search MATCH ?{}) ",
+             (SELECT rowid FROM search.message_search WHERE message_search MATCH ?{}) ",
             values.len()
         ));
     }

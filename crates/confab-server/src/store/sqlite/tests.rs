@@ -352,3 +352,32 @@ async fn search_finds_parts_of_words_and_cjk_in_visible_conversations() {
     assert!(found(carol.id, &["nothing"]).await.is_empty());
     assert!(found(carol.id, &["100%"]).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_search_index_is_rebuilt_from_the_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let open_at = || SqliteStore::open(dir.path(), 64, Box::new(|_| {})).unwrap();
+    let store = open_at();
+    let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
+    posted(&store, message(general.id, &alice, "rebuild me", None)).await;
+    store.close().await;
+    drop(store);
+    for file in ["search.db", "search.db-wal", "search.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(file));
+    }
+    let store = open_at();
+    let found = store
+        .search(
+            alice.id,
+            SearchQuery {
+                terms: vec!["build".into()],
+                conv: None,
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    store.close().await;
+}

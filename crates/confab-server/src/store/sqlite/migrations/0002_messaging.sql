@@ -38,10 +38,5 @@ CREATE TABLE reads (
 -- `cleared_seq`; a newer message brings it back.
 ALTER TABLE members ADD COLUMN cleared_seq INTEGER NOT NULL DEFAULT 0;
 
--- Full-text search. The rowid is conv_id * 2^32 + seq, so a message is found and removed
--- by key without a lookup table.
-CREATE VIRTUAL TABLE message_search USING fts5(content, tokenize = 'trigram');
--- Removing a row removes its terms from the index at once, so erased text leaves no trace.
-INSERT INTO message_search (message_search, rank) VALUES ('secure-delete', 1);
-INSERT INTO message_search (rowid, content)
-    SELECT conv_id * 4294967296 + seq, content FROM messages WHERE content <> '';
+-- Full-text search lives in its own file (search.db), kept by the indexer: see
+-- store/sqlite/indexer.rs.
