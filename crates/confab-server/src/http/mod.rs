@@ -1,18 +1,22 @@
-//! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`], [`rooms`]), `/healthz`, and the
-//! WebSocket upgrade on `/ws`. Errors are JSON bodies `{"code": ..., "message": ...}` with the
-//! status that goes with the code.
+//! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`], [`rooms`], ...),
+//! described by the OpenAPI document at `/api/v1/openapi.json` ([`openapi`]), `/healthz`,
+//! `/metrics`, and the WebSocket upgrade on `/ws`. Every route is added through
+//! [`routes::Routes`], which records it, so the document can be checked against the router.
+//! Errors are JSON bodies `{"code": ..., "message": ...}` with the status that goes with the
+//! code.
 
 mod accounts;
 mod attachments;
 mod conversations;
 mod messages;
+mod openapi;
 mod rooms;
+mod routes;
 mod social;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
-use axum::routing::{delete, get, post, put};
+use axum::http::{header, HeaderMap, Method};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -21,6 +25,7 @@ use crate::error::AppError;
 use crate::gateway;
 use crate::hub::{Credentials, Hub};
 use crate::store::User;
+use routes::Routes;
 
 /// Largest REST request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -41,74 +46,72 @@ pub fn router(state: AppState) -> Router {
     // one for JSON bodies.
     let max_upload =
         usize::try_from(state.hub.config().attachments.max_bytes).unwrap_or(usize::MAX);
-    Router::new()
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .route("/ws", get(gateway::ws::upgrade))
-        .route("/api/v1/register", post(accounts::register))
-        .route("/api/v1/login", post(accounts::login))
-        .route("/api/v1/logout", post(accounts::logout))
-        .route(
-            "/api/v1/rooms",
-            get(conversations::rooms).post(rooms::create),
-        )
-        .route(
-            "/api/v1/rooms/{room}",
-            get(rooms::info).patch(rooms::change).delete(rooms::delete),
-        )
-        .route("/api/v1/rooms/{room}/members", get(conversations::members))
-        .route(
-            "/api/v1/rooms/{room}/members/{user}/role",
-            put(rooms::set_role),
-        )
-        .route("/api/v1/rooms/{room}/join", post(rooms::join))
-        .route("/api/v1/rooms/{room}/leave", post(rooms::leave))
-        .route("/api/v1/rooms/{room}/kick", post(rooms::kick))
-        .route("/api/v1/rooms/{room}/ban", post(rooms::ban))
-        .route("/api/v1/rooms/{room}/unban", post(rooms::unban))
-        .route("/api/v1/rooms/{room}/mute", post(rooms::mute))
-        .route("/api/v1/rooms/{room}/unmute", post(rooms::unmute))
-        .route("/api/v1/rooms/{room}/transfer", post(rooms::transfer))
-        .route("/api/v1/history", get(conversations::history))
-        .route("/api/v1/chats", get(messages::chats))
-        .route("/api/v1/chats/{receiver}", delete(messages::delete_chat))
-        .route("/api/v1/search", get(messages::search))
-        .route("/api/v1/receipts", get(messages::receipts))
-        .route(
-            "/api/v1/attachments",
-            post(attachments::upload).layer(DefaultBodyLimit::max(max_upload)),
-        )
-        .route("/api/v1/attachments/{id}", get(attachments::download))
-        .route(
-            "/api/v1/attachments/{id}/thumbnail",
-            get(attachments::thumbnail),
-        )
-        .route("/api/v1/attachments/{id}/info", get(attachments::info))
-        .route(
-            "/api/v1/profile",
-            get(social::own_profile).patch(social::set_profile),
-        )
-        .route("/api/v1/users/{user}", get(social::profile))
-        .route("/api/v1/contacts", get(social::contacts))
-        .route(
-            "/api/v1/contacts/{user}",
-            put(social::add_contact).delete(social::remove_contact),
-        )
-        .route("/api/v1/invitations", get(social::invitations))
-        .route("/api/v1/rooms/{room}/invitations", post(social::invite))
-        .route("/api/v1/invitations/{id}/accept", post(social::accept))
-        .route("/api/v1/invitations/{id}/decline", post(social::decline))
-        .route(
-            "/api/v1/rooms/{room}/invites",
-            get(social::invite_links).post(social::create_invite),
-        )
-        .route(
-            "/api/v1/invites/{code}",
-            get(social::invite_info).delete(social::revoke_invite),
-        )
-        .route("/api/v1/invites/{code}/redeem", post(social::redeem_invite))
+    let (routes, _) = all_routes(max_upload).finish();
+    routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// Every route, recorded (see [`routes::Routes`]); `max_upload` is the upload route's own body
+/// limit. Needs no hub, so tests can read the list.
+fn all_routes(max_upload: usize) -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/metrics", metrics)
+        .get("/ws", gateway::ws::upgrade)
+        .get("/api/v1/openapi.json", openapi::document)
+        .post("/api/v1/register", accounts::register)
+        .post("/api/v1/login", accounts::login)
+        .post("/api/v1/logout", accounts::logout)
+        .get("/api/v1/rooms", conversations::rooms)
+        .post("/api/v1/rooms", rooms::create)
+        .get("/api/v1/rooms/{room}", rooms::info)
+        .patch("/api/v1/rooms/{room}", rooms::change)
+        .delete("/api/v1/rooms/{room}", rooms::delete)
+        .get("/api/v1/rooms/{room}/members", conversations::members)
+        .put("/api/v1/rooms/{room}/members/{user}/role", rooms::set_role)
+        .post("/api/v1/rooms/{room}/join", rooms::join)
+        .post("/api/v1/rooms/{room}/leave", rooms::leave)
+        .post("/api/v1/rooms/{room}/kick", rooms::kick)
+        .post("/api/v1/rooms/{room}/ban", rooms::ban)
+        .post("/api/v1/rooms/{room}/unban", rooms::unban)
+        .post("/api/v1/rooms/{room}/mute", rooms::mute)
+        .post("/api/v1/rooms/{room}/unmute", rooms::unmute)
+        .post("/api/v1/rooms/{room}/transfer", rooms::transfer)
+        .get("/api/v1/history", conversations::history)
+        .get("/api/v1/chats", messages::chats)
+        .delete("/api/v1/chats/{receiver}", messages::delete_chat)
+        .get("/api/v1/search", messages::search)
+        .get("/api/v1/receipts", messages::receipts)
+        .route_with_body_limit(
+            Method::POST,
+            "/api/v1/attachments",
+            attachments::upload,
+            max_upload,
+        )
+        .get("/api/v1/attachments/{id}", attachments::download)
+        .get("/api/v1/attachments/{id}/thumbnail", attachments::thumbnail)
+        .get("/api/v1/attachments/{id}/info", attachments::info)
+        .get("/api/v1/profile", social::own_profile)
+        .patch("/api/v1/profile", social::set_profile)
+        .get("/api/v1/users/{user}", social::profile)
+        .get("/api/v1/contacts", social::contacts)
+        .put("/api/v1/contacts/{user}", social::add_contact)
+        .delete("/api/v1/contacts/{user}", social::remove_contact)
+        .get("/api/v1/invitations", social::invitations)
+        .post("/api/v1/rooms/{room}/invitations", social::invite)
+        .post("/api/v1/invitations/{id}/accept", social::accept)
+        .post("/api/v1/invitations/{id}/decline", social::decline)
+        .get("/api/v1/rooms/{room}/invites", social::invite_links)
+        .post("/api/v1/rooms/{room}/invites", social::create_invite)
+        .get("/api/v1/invites/{code}", social::invite_info)
+        .delete("/api/v1/invites/{code}", social::revoke_invite)
+        .post("/api/v1/invites/{code}/redeem", social::redeem_invite)
+}
+
+/// `GET /healthz`.
+async fn healthz() -> &'static str {
+    "ok\n"
 }
 
 /// `GET /metrics`: the server's counters in the Prometheus text format.
