@@ -165,8 +165,8 @@ fn typing_sends_messages_commands_and_notices() {
     let frames = type_line(&mut app, "/msg bob hi");
     assert!(matches!(&frames[0], ClientFrame::Message(m) if m.receiver.as_str() == "bob"));
     assert_eq!(app.current().unwrap().name, "bob");
-    assert!(type_line(&mut app, "/edit 1 x").is_empty());
-    assert!(app.notice.contains("not supported"), "{}", app.notice);
+    assert!(type_line(&mut app, "/dance").is_empty());
+    assert!(app.notice.contains("unknown command"), "{}", app.notice);
     type_line(&mut app, "/quit");
     assert!(app.quit);
 }
