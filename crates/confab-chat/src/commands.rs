@@ -51,7 +51,8 @@ pub enum Action {
     Invites,
     /// `/redeem code`: join a room with an invite code (or link ending in `/invite/<code>`).
     Redeem(String),
-    /// `/upload file [caption]`: upload a file and post it here.
+    /// `/upload file [caption]`: upload a file and post it here (`"quoted"` if the path has
+    /// spaces).
     Upload(PathBuf, String),
     /// `/help`.
     Help,
@@ -221,12 +222,18 @@ pub fn parse(line: &str) -> Result<Action, String> {
             Ok(Action::Redeem(code.to_owned()))
         }
         "/upload" => {
-            let Some(file) = first else {
-                return Err("usage: /upload file [caption]".into());
+            let usage = || "usage: /upload file [caption]".to_owned();
+            let raw = after_command.trim_start();
+            let (file, caption) = match raw.strip_prefix('"') {
+                Some(quoted) => quoted.split_once('"').ok_or_else(usage)?,
+                None => raw.split_once(' ').unwrap_or((raw, "")),
             };
+            if file.is_empty() {
+                return Err(usage());
+            }
             Ok(Action::Upload(
                 PathBuf::from(expand_home(file)),
-                rest.unwrap_or_default().to_owned(),
+                caption.trim().to_owned(),
             ))
         }
         "/help" => Ok(Action::Help),
@@ -427,7 +434,16 @@ mod tests {
             parse("/upload notes.txt"),
             Ok(Action::Upload("notes.txt".into(), String::new()))
         );
+        assert_eq!(
+            parse(r#"/upload "my plan v2.png" with spaces"#),
+            Ok(Action::Upload(
+                "my plan v2.png".into(),
+                "with spaces".into()
+            ))
+        );
         assert!(parse("/upload").is_err());
+        assert!(parse(r#"/upload "unclosed.png"#).is_err());
+        assert!(parse(r#"/upload "" caption"#).is_err());
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub struct Tracker {
     outstanding: HashMap<String, Outstanding>,
     /// Commands waiting for the history page with this frame id.
     deferred: HashMap<String, Deferred>,
+    /// Commands waiting for the acks of your messages in their conversation (so `/edit`
+    /// right after a line names that line).
+    blocked: Vec<Deferred>,
     /// Pending invitations, by id.
     invitations: BTreeMap<String, Invitation>,
 }
@@ -213,13 +216,12 @@ impl Tracker {
                 match outstanding {
                     Outstanding::Message { conversation } => {
                         if let (Some(id), Some(seq)) = (&ack.id, ack.seq) {
-                            let conversation = ack.receiver.clone().unwrap_or(conversation);
                             self.mine
                                 .entry(conversation)
                                 .or_default()
                                 .insert(seq, id.clone());
                         }
-                        vec![]
+                        self.unblock(ids)
                     }
                     Outstanding::Change {
                         conversation,
@@ -262,11 +264,14 @@ impl Tracker {
                 }
             }
             ServerFrame::Error(error) => {
-                if let Some(id) = &error.reply_to {
-                    self.outstanding.remove(id);
-                    self.deferred.remove(id);
+                let Some(id) = &error.reply_to else {
+                    return vec![];
+                };
+                self.deferred.remove(id);
+                match self.outstanding.remove(id) {
+                    Some(Outstanding::Message { .. }) => self.unblock(ids),
+                    _ => vec![],
                 }
-                vec![]
             }
             ServerFrame::History(history) => {
                 for message in &history.messages {
@@ -370,12 +375,47 @@ impl Tracker {
         self.change_from(deferred, None, ids)
     }
 
+    /// Whether a message of yours to this conversation awaits its ack.
+    fn sending(&self, conversation: &str) -> bool {
+        self.outstanding
+            .values()
+            .any(|o| matches!(o, Outstanding::Message { conversation: c } if c == conversation))
+    }
+
+    /// Runs the blocked commands whose conversation has no message in flight any more.
+    fn unblock(&mut self, ids: &mut Ids) -> Vec<Effect> {
+        let blocked = std::mem::take(&mut self.blocked);
+        let mut out = Vec::new();
+        for deferred in blocked {
+            if self.sending(deferred.receiver.as_str()) {
+                self.blocked.push(deferred);
+            } else {
+                out.extend(
+                    self.change_from(deferred, None, ids)
+                        .into_iter()
+                        .map(Effect::Send),
+                );
+            }
+        }
+        out
+    }
+
     fn change_from(
         &mut self,
         deferred: Deferred,
         before: Option<String>,
         ids: &mut Ids,
     ) -> Vec<ClientFrame> {
+        let by_count = matches!(
+            deferred.action,
+            Action::Edit(Target::Recent(_), _)
+                | Action::Delete(Target::Recent(_))
+                | Action::React(Target::Recent(_), _)
+        );
+        if by_count && deferred.pages == 0 && self.sending(deferred.receiver.as_str()) {
+            self.blocked.push(deferred);
+            return vec![];
+        }
         let Some(message) = self.resolve(&deferred.action, &deferred.receiver) else {
             let id = ids.fresh();
             let frame = outgoing::history(id.clone(), deferred.receiver.clone(), PAGE, before);

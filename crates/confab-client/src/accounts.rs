@@ -2,6 +2,7 @@
 //! HTTP/1.1 (hyper's client connection), plain or TLS as the endpoint says.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use confab_protocol::{AttachmentInfo, ErrorCode};
@@ -70,6 +71,8 @@ pub async fn post(
 
 /// How much of a file is read per chunk of an upload.
 const UPLOAD_CHUNK: usize = 64 * 1024;
+/// How long an upload waits for `100 Continue` before it sends the body regardless.
+const CONTINUE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Uploads a file (`POST /api/v1/attachments?name=<its file name>`), streamed from disk in
 /// chunks, never read whole. `progress(sent, total)` is called with 0 first, then after each
@@ -97,28 +100,43 @@ pub async fn upload(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".to_owned());
     progress(0, total);
+    // `Expect: 100-continue`: the body waits for the server's go-ahead, so a refusal decided
+    // from the headers alone (too large, too many uploads) comes back as its answer instead
+    // of a connection reset in the middle of the body.
+    let go_ahead = Arc::new(tokio::sync::Notify::new());
     let mut sent = 0u64;
-    let chunks = futures_util::stream::try_unfold(file, |mut file| async move {
+    let start = (file, Some(go_ahead.clone()));
+    let chunks = futures_util::stream::try_unfold(start, |(mut file, wait)| async move {
+        if let Some(go_ahead) = wait {
+            // A server that ignores the expectation is given the body after a while anyway.
+            let _ = tokio::time::timeout(CONTINUE_WAIT, go_ahead.notified()).await;
+        }
         let mut buffer = vec![0; UPLOAD_CHUNK];
         let read = file.read(&mut buffer).await?;
         if read == 0 {
             return Ok::<_, std::io::Error>(None);
         }
         buffer.truncate(read);
-        Ok(Some((Bytes::from(buffer), file)))
+        Ok(Some((Bytes::from(buffer), (file, None))))
     })
     .map_ok(move |chunk| {
         sent += chunk.len() as u64;
         progress(sent.min(total), total);
         Frame::data(chunk)
     });
-    let request = Request::post(format!("/api/v1/attachments?name={}", query_escape(&name)))
+    let mut request = Request::post(format!("/api/v1/attachments?name={}", query_escape(&name)))
         .header("host", &endpoint.authority)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/octet-stream")
         .header("content-length", total)
+        .header("expect", "100-continue")
         .body(StreamBody::new(chunks))
         .map_err(http)?;
+    hyper::ext::on_informational(&mut request, move |response| {
+        if response.status() == hyper::StatusCode::CONTINUE {
+            go_ahead.notify_one();
+        }
+    });
     let (status, bytes) = exchange(endpoint, request).await?;
     if status == 201 {
         return serde_json::from_slice(&bytes)
