@@ -363,7 +363,7 @@ fn an_upload_reaches_the_other_client_and_its_bytes_download() {
     );
     let configs = register(&server, &["alice", "bob"]);
     let (alice, bob) = (configs[0].path(), configs[1].path());
-    let mut listener = Listener::start(&server, bob, "#ops");
+    let listener = Listener::start(&server, bob, "#ops");
 
     let files = tempfile::tempdir().unwrap();
     let bytes: Vec<u8> = (0u32..300_000)
