@@ -485,3 +485,318 @@ fn not_found(action: &Action, looked_far: bool) -> String {
         format!("{which} here")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use confab_client::protocol::messaging::Change;
+    use confab_client::protocol::{Ack, ErrorCode, History, Invitations, RoomName, Username};
+
+    use super::*;
+
+    fn room(name: &str) -> Receiver {
+        Receiver::parse(name).unwrap()
+    }
+
+    fn ack(reply_to: &str, id: &str, seq: u64, receiver: &str) -> ServerFrame {
+        ServerFrame::Ack(Ack {
+            reply_to: reply_to.into(),
+            id: Some(id.into()),
+            seq: Some(seq),
+            receiver: Some(receiver.into()),
+            timestamp: Some("2026-12-01T19:00:00.000Z".into()),
+            duplicate: false,
+        })
+    }
+
+    fn message(seq: u64, sender: &str) -> ChatMessage {
+        ChatMessage {
+            id: format!("M{seq}"),
+            seq,
+            sender: sender.into(),
+            receiver: "#ops".into(),
+            content: format!("message {seq}"),
+            timestamp: "2026-12-01T19:00:00.000Z".into(),
+            ..ChatMessage::default()
+        }
+    }
+
+    fn tracker() -> (Tracker, Ids, Receiver) {
+        let mut tracker = Tracker::new();
+        tracker.set_me("alice");
+        (tracker, Ids::new(), room("#ops"))
+    }
+
+    /// Says `text` and acks it as message `id` at `seq`.
+    fn say(tracker: &mut Tracker, ids: &mut Ids, current: &mut Receiver, id: &str, seq: u64) {
+        let frames = tracker
+            .frames(Action::Say("hi".into()), current, ids)
+            .unwrap();
+        let reply_to = frames[0].id().unwrap().to_owned();
+        assert!(tracker
+            .on_frame(&ack(&reply_to, id, seq, "#ops"), ids)
+            .is_empty());
+    }
+
+    #[test]
+    fn edits_name_your_messages_by_count_or_id() {
+        let (mut tracker, mut ids, mut current) = tracker();
+        say(&mut tracker, &mut ids, &mut current, "A", 1);
+        tracker.on_message(&message(2, "bob"));
+        say(&mut tracker, &mut ids, &mut current, "B", 3);
+        let edit = Action::Edit(Target::Recent(2), "fixed".into());
+        let frames = tracker.frames(edit, &mut current, &mut ids).unwrap();
+        let [ClientFrame::Edit(edit)] = &frames[..] else {
+            panic!("{frames:?}")
+        };
+        assert_eq!(
+            (edit.message.as_str(), edit.content.as_str()),
+            ("A", "fixed")
+        );
+        let effects = tracker.on_frame(&ack(edit.id.as_ref().unwrap(), "U", 4, "#ops"), &mut ids);
+        assert_eq!(
+            effects,
+            [Effect::Changed {
+                conversation: "#ops".into(),
+                message: "A".into(),
+                change: Local::Edited("fixed".into()),
+                at: Some("2026-12-01T19:00:00.000Z".into()),
+            }]
+        );
+
+        // Deleting the last one makes the other the last one.
+        let frames = tracker
+            .frames(Action::Delete(Target::Recent(1)), &mut current, &mut ids)
+            .unwrap();
+        let [ClientFrame::Delete(delete)] = &frames[..] else {
+            panic!("{frames:?}")
+        };
+        assert_eq!(delete.message, "B");
+        tracker.on_frame(&ack(delete.id.as_ref().unwrap(), "U2", 5, "#ops"), &mut ids);
+        let frames = tracker
+            .frames(
+                Action::React(Target::Recent(1), "👍".into()),
+                &mut current,
+                &mut ids,
+            )
+            .unwrap();
+        assert!(
+            matches!(&frames[..], [ClientFrame::React(r)] if r.message == "A" && r.emoji == "👍")
+        );
+
+        // An id is used as given, and left to the server to judge.
+        let by_id = Action::Delete(Target::Id("01JXB3K9A0W2H4J6K8M0P2R4ST".into()));
+        let frames = tracker.frames(by_id, &mut current, &mut ids).unwrap();
+        assert!(
+            matches!(&frames[..], [ClientFrame::Delete(d)] if d.message == "01JXB3K9A0W2H4J6K8M0P2R4ST")
+        );
+    }
+
+    #[test]
+    fn a_command_right_after_a_line_waits_for_its_ack() {
+        let (mut tracker, mut ids, mut current) = tracker();
+        say(&mut tracker, &mut ids, &mut current, "A", 1);
+        let frames = tracker
+            .frames(Action::Say("typo".into()), &mut current, &mut ids)
+            .unwrap();
+        let line = frames[0].id().unwrap().to_owned();
+        let edit = Action::Edit(Target::Recent(1), "no typo".into());
+        assert!(tracker
+            .frames(edit, &mut current, &mut ids)
+            .unwrap()
+            .is_empty());
+        let effects = tracker.on_frame(&ack(&line, "B", 2, "#ops"), &mut ids);
+        let [Effect::Send(ClientFrame::Edit(edit))] = &effects[..] else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(edit.message, "B", "the line just sent");
+
+        // A refused line unblocks too: the command then names the last stored one.
+        let frames = tracker
+            .frames(Action::Say("refused".into()), &mut current, &mut ids)
+            .unwrap();
+        let line = frames[0].id().unwrap().to_owned();
+        assert!(tracker
+            .frames(Action::Delete(Target::Recent(1)), &mut current, &mut ids)
+            .unwrap()
+            .is_empty());
+        let refused = ServerFrame::error(ErrorCode::RateLimited, "slow down", Some(line));
+        let effects = tracker.on_frame(&refused, &mut ids);
+        assert!(matches!(&effects[..], [Effect::Send(ClientFrame::Delete(d))] if d.message == "B"));
+    }
+
+    #[test]
+    fn unknown_messages_are_looked_for_in_history() {
+        let (mut tracker, mut ids, mut current) = tracker();
+        let frames = tracker
+            .frames(Action::Delete(Target::Recent(2)), &mut current, &mut ids)
+            .unwrap();
+        let [ClientFrame::History(first)] = &frames[..] else {
+            panic!("{frames:?}")
+        };
+        assert_eq!((first.limit, first.before.as_deref()), (Some(100), None));
+        let page = |reply_to: &Option<String>, messages, has_more| {
+            ServerFrame::History(History {
+                reply_to: reply_to.clone(),
+                receiver: "#ops".into(),
+                messages,
+                has_more,
+            })
+        };
+        // The newest page holds one of alice's (and one deleted, which does not count).
+        let deleted = ChatMessage {
+            deleted: true,
+            ..message(9, "alice")
+        };
+        let newest = vec![message(8, "bob"), deleted, message(10, "alice")];
+        let effects = tracker.on_frame(&page(&first.id, newest, true), &mut ids);
+        let [Effect::Send(ClientFrame::History(second))] = &effects[..] else {
+            panic!("{effects:?}")
+        };
+        assert_eq!(second.before.as_deref(), Some("M8"), "the page before");
+        let older = vec![message(3, "alice"), message(4, "bob")];
+        let effects = tracker.on_frame(&page(&second.id, older, true), &mut ids);
+        assert!(
+            matches!(&effects[..], [Effect::Send(ClientFrame::Delete(d))] if d.message == "M3"),
+            "{effects:?}"
+        );
+
+        // Not there at all: said so, once the history runs out.
+        let mut dm = room("carol");
+        let frames = tracker
+            .frames(
+                Action::Edit(Target::Recent(1), "x".into()),
+                &mut dm,
+                &mut ids,
+            )
+            .unwrap();
+        let effects = tracker.on_frame(
+            &ServerFrame::History(History {
+                reply_to: frames[0].id().map(str::to_owned),
+                receiver: "carol".into(),
+                messages: vec![],
+                has_more: false,
+            }),
+            &mut ids,
+        );
+        assert_eq!(
+            effects,
+            [Effect::Problem("no message of yours here".into())]
+        );
+    }
+
+    #[test]
+    fn deletes_elsewhere_are_forgotten() {
+        let (mut tracker, mut ids, mut current) = tracker();
+        say(&mut tracker, &mut ids, &mut current, "A", 1);
+        say(&mut tracker, &mut ids, &mut current, "B", 2);
+        // A moderator (or alice's other session) deletes B.
+        let gone = ChatMessage {
+            id: "B".into(),
+            deleted: true,
+            ..message(2, "alice")
+        };
+        let update = ServerFrame::Update(confab_client::protocol::messaging::Update {
+            seq: 3,
+            receiver: "#ops".into(),
+            change: Change::Deleted,
+            by: "carol".into(),
+            message: gone,
+        });
+        tracker.on_frame(&update, &mut ids);
+        let frames = tracker
+            .frames(
+                Action::Edit(Target::Recent(1), "x".into()),
+                &mut current,
+                &mut ids,
+            )
+            .unwrap();
+        assert!(matches!(&frames[..], [ClientFrame::Edit(e)] if e.message == "A"));
+    }
+
+    #[test]
+    fn invitations_are_remembered_and_answered() {
+        let (mut tracker, mut ids, mut current) = tracker();
+        let invitation = Invitation {
+            id: "I1".into(),
+            room: "#club".into(),
+            from: "bob".into(),
+            created: "2026-12-01T19:00:00.000Z".into(),
+        };
+        tracker.on_frame(&ServerFrame::Invitation(invitation.clone()), &mut ids);
+        assert_eq!(tracker.invitations().count(), 1);
+        let frames = tracker
+            .frames(Action::Accept("I1".into()), &mut current, &mut ids)
+            .unwrap();
+        assert_eq!(current, room("#club"), "accepting switches to the room");
+        let [ClientFrame::InviteReply(reply)] = &frames[..] else {
+            panic!("{frames:?}")
+        };
+        assert!(reply.accept);
+        let ok = ServerFrame::Ack(Ack {
+            reply_to: reply.id.clone().unwrap(),
+            ..Ack::default()
+        });
+        assert_eq!(
+            tracker.on_frame(&ok, &mut ids),
+            [Effect::Notice("joined #club".into())]
+        );
+        assert_eq!(tracker.invitations().count(), 0);
+
+        // The list replaces what is known; declining does not move.
+        let list = ServerFrame::Invitations(Invitations {
+            reply_to: None,
+            invitations: vec![invitation],
+        });
+        tracker.on_frame(&list, &mut ids);
+        let mut here = room("#ops");
+        tracker
+            .frames(Action::Decline("I1".into()), &mut here, &mut ids)
+            .unwrap();
+        assert_eq!(here, room("#ops"));
+
+        // Invites go to the current room, or the one named; a DM has none.
+        let bob = Username::parse("bob").unwrap();
+        let frames = tracker
+            .frames(Action::Invite(bob.clone(), None), &mut here, &mut ids)
+            .unwrap();
+        assert!(matches!(&frames[..], [ClientFrame::Invite(i)] if i.room.as_str() == "#ops"));
+        let ok = ServerFrame::Ack(Ack {
+            reply_to: frames[0].id().unwrap().into(),
+            ..Ack::default()
+        });
+        assert_eq!(
+            tracker.on_frame(&ok, &mut ids),
+            [Effect::Notice("invited bob to #ops".into())]
+        );
+        let club = Some(RoomName::parse("#club").unwrap());
+        let mut dm = room("carol");
+        assert!(tracker
+            .frames(Action::Invite(bob.clone(), None), &mut dm, &mut ids)
+            .is_err());
+        let frames = tracker
+            .frames(Action::Invite(bob, club), &mut dm, &mut ids)
+            .unwrap();
+        assert!(matches!(&frames[..], [ClientFrame::Invite(i)] if i.room.as_str() == "#club"));
+
+        // A redeemed code names its room in the ack.
+        let frames = tracker
+            .frames(
+                Action::Redeem("q3Zt0bW9xX2u7VfJm1k8Aw".into()),
+                &mut here,
+                &mut ids,
+            )
+            .unwrap();
+        let joined = ServerFrame::Ack(Ack {
+            reply_to: frames[0].id().unwrap().into(),
+            receiver: Some("#club".into()),
+            ..Ack::default()
+        });
+        assert_eq!(
+            tracker.on_frame(&joined, &mut ids),
+            [
+                Effect::Notice("joined #club".into()),
+                Effect::Joined("#club".into())
+            ]
+        );
+    }
+}
