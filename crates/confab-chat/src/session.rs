@@ -3,8 +3,11 @@
 //! messages that were never acknowledged with their original ids (the server answers a resend
 //! with the first ack), and drops any message or update it already has. It also runs uploads:
 //! the file goes up over HTTP with the session's token while the connection carries on, then
-//! the message that posts it goes out like any other (resent after a reconnect). The
-//! interface hands it [`Command`]s and renders the [`Update`]s it sends back.
+//! the message that posts it goes out like any other (resent after a reconnect). Other frames
+//! are not resent (an edit or a join might apply twice): one that was sent with an id and lost
+//! its answer to a dropped connection, or was asked for while there was none, is answered here
+//! with an `internal` error saying so, so nothing waits for ever. The interface hands it
+//! [`Command`]s and renders the [`Update`]s it sends back.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,6 +90,8 @@ struct State {
     me: String,
     cursors: BTreeMap<Receiver, u64>,
     pending: Vec<(String, ClientFrame)>,
+    /// Ids of the other frames sent on this connection and not answered yet.
+    unanswered: Vec<String>,
 }
 
 async fn run(
@@ -142,6 +147,12 @@ async fn run(
                 return;
             }
             Outcome::Dropped(reason) => {
+                for lost in std::mem::take(&mut state.unanswered) {
+                    let answer = lost_answer(lost, "the connection dropped before the answer");
+                    if updates.send(answer).await.is_err() {
+                        return;
+                    }
+                }
                 let wait = jitter(delay);
                 if updates
                     .send(Update::Reconnecting {
@@ -159,7 +170,14 @@ async fn run(
                     tokio::select! {
                         () = &mut sleep => break,
                         command = commands.recv() => match command {
-                            Some(Command::Send(frame)) => state.queue(frame),
+                            Some(Command::Send(frame)) => {
+                                if let Some(lost) = state.queue(frame) {
+                                    let answer = lost_answer(lost, "not connected");
+                                    if updates.send(answer).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
                             Some(Command::Upload(request)) => uploader.start(request),
                             Some(Command::Close) | None => return,
                         },
@@ -249,20 +267,55 @@ enum Outcome {
     Dropped(String),
 }
 
+/// The answer to a frame whose answer cannot come: an `internal` error.
+fn lost_answer(id: String, why: &str) -> Update {
+    Update::Frame(ServerFrame::error(
+        ErrorCode::Internal,
+        format!("{why}; it may or may not have been applied"),
+        Some(id),
+    ))
+}
+
+/// The id of the client frame a server frame answers, if it answers one.
+fn reply_to(frame: &ServerFrame) -> Option<&str> {
+    match frame {
+        ServerFrame::Ack(ack) => Some(&ack.reply_to),
+        ServerFrame::Error(f) => f.reply_to.as_deref(),
+        ServerFrame::Ready(f) => f.reply_to.as_deref(),
+        ServerFrame::History(f) => f.reply_to.as_deref(),
+        ServerFrame::Rooms(f) => f.reply_to.as_deref(),
+        ServerFrame::Members(f) => f.reply_to.as_deref(),
+        ServerFrame::Receipts(f) => f.reply_to.as_deref(),
+        ServerFrame::Chats(f) => f.reply_to.as_deref(),
+        ServerFrame::SearchResults(f) => f.reply_to.as_deref(),
+        ServerFrame::Pong { reply_to } => reply_to.as_deref(),
+        ServerFrame::Profile(f) => f.reply_to.as_deref(),
+        ServerFrame::Contacts(f) => f.reply_to.as_deref(),
+        ServerFrame::Invitations(f) => f.reply_to.as_deref(),
+        ServerFrame::InviteLink(f) => f.reply_to.as_deref(),
+        ServerFrame::InviteLinks(f) => f.reply_to.as_deref(),
+        ServerFrame::InviteInfo(f) => f.reply_to.as_deref(),
+        _ => None,
+    }
+}
+
 impl State {
-    /// Keeps a message frame with an id for resending until it is answered.
-    fn queue(&mut self, frame: ClientFrame) {
-        if let (ClientFrame::Message(message), Some(id)) = (&frame, frame.id()) {
-            let id = id.to_owned();
+    /// Keeps a message frame with an id for resending until it is answered. Returns the id
+    /// of another frame that expects an answer (it is not kept).
+    fn queue(&mut self, frame: ClientFrame) -> Option<String> {
+        let id = frame.id()?.to_owned();
+        if let ClientFrame::Message(message) = frame {
             if !self.pending.iter().any(|(p, _)| *p == id) {
-                self.pending
-                    .push((id, ClientFrame::Message(message.clone())));
+                self.pending.push((id, ClientFrame::Message(message)));
             }
+            return None;
         }
+        Some(id)
     }
 
     fn answered(&mut self, reply_to: &str) {
         self.pending.retain(|(id, _)| id != reply_to);
+        self.unanswered.retain(|id| id != reply_to);
     }
 
     /// Whether the message is new; moves the conversation's cursor if so.
@@ -295,7 +348,8 @@ async fn connected(
         tokio::select! {
             command = channels.commands.recv() => match command {
                 Some(Command::Send(frame)) => {
-                    state.queue(frame.clone());
+                    let awaited = state.queue(frame.clone());
+                    state.unanswered.extend(awaited);
                     if let Err(err) = tx.send(&frame).await {
                         return Outcome::Dropped(err.to_string());
                     }
@@ -346,12 +400,6 @@ async fn connected(
                         }
                         Update::Frame(ServerFrame::Ack(ack))
                     }
-                    ServerFrame::Error(error) => {
-                        if let Some(reply_to) = &error.reply_to {
-                            state.answered(reply_to);
-                        }
-                        Update::Frame(ServerFrame::Error(error))
-                    }
                     ServerFrame::Close { code, reason } => {
                         return match code {
                             close::NORMAL => Outcome::Stop,
@@ -359,7 +407,12 @@ async fn connected(
                             _ => Outcome::Dropped(format!("closed with {code}: {reason}")),
                         };
                     }
-                    other => Update::Frame(other),
+                    other => {
+                        if let Some(reply_to) = reply_to(&other) {
+                            state.answered(reply_to);
+                        }
+                        Update::Frame(other)
+                    }
                 };
                 if updates.send(update).await.is_err() {
                     return Outcome::Stop;
@@ -377,4 +430,66 @@ fn jitter(delay: Duration) -> Duration {
         .unwrap_or(0);
     let factor = 0.8 + f64::from(nanos % 1000) / 2500.0;
     delay.mul_f64(factor)
+}
+
+#[cfg(test)]
+mod tests {
+    use confab_client::protocol::{Ack, History, RoomName, RoomRequest};
+
+    use super::*;
+
+    #[test]
+    fn messages_are_kept_for_resending_and_other_frames_are_awaited() {
+        let mut state = State::default();
+        let general = Receiver::parse("#general").unwrap();
+        let message = outgoing::message("m1".into(), general.clone(), "hi".into());
+        assert_eq!(state.queue(message.clone()), None);
+        assert_eq!(state.queue(message), None, "kept once");
+        assert_eq!(state.pending.len(), 1);
+        let join = ClientFrame::Join(RoomRequest {
+            id: Some("j1".into()),
+            room: RoomName::parse("#ops").unwrap(),
+        });
+        assert_eq!(state.queue(join), Some("j1".into()));
+        let anonymous = ClientFrame::Join(RoomRequest {
+            id: None,
+            room: RoomName::parse("#ops").unwrap(),
+        });
+        assert_eq!(state.queue(anonymous), None, "nothing to answer");
+        state.unanswered.push("h1".into());
+
+        let page = ServerFrame::History(History {
+            reply_to: Some("h1".into()),
+            receiver: "#general".into(),
+            messages: vec![],
+            has_more: false,
+        });
+        state.answered(reply_to(&page).unwrap());
+        assert!(state.unanswered.is_empty());
+        let ack = ServerFrame::Ack(Ack {
+            reply_to: "m1".into(),
+            ..Ack::default()
+        });
+        state.answered(reply_to(&ack).unwrap());
+        assert!(state.pending.is_empty());
+        assert_eq!(reply_to(&ServerFrame::Pong { reply_to: None }), None);
+
+        let Update::Frame(ServerFrame::Error(lost)) = lost_answer("e1".into(), "not connected")
+        else {
+            panic!("an error frame")
+        };
+        assert_eq!(lost.reply_to.as_deref(), Some("e1"));
+        assert_eq!(lost.code, ErrorCode::Internal);
+        assert!(lost.message.starts_with("not connected"));
+    }
+
+    #[test]
+    fn updates_move_the_cursor_like_messages() {
+        let mut state = State::default();
+        assert!(state.fresh("#ops", 3));
+        assert!(!state.fresh("#ops", 3), "a replayed update is dropped");
+        assert!(!state.fresh("#ops", 2));
+        assert!(state.fresh("#ops", 4));
+        assert!(state.fresh("bob", 1), "conversations are apart");
+    }
 }

@@ -490,3 +490,42 @@ fn an_invitation_is_accepted_and_the_invitee_posts_in_the_room() {
     bob.say("/who #club");
     bob.expect("#club bob online");
 }
+
+#[test]
+fn a_command_whose_answer_is_lost_with_the_server_fails_instead_of_hanging() {
+    let mut server = Server::start();
+    let configs = register(&server, &["alice"]);
+    let mut client = chat(&server, configs[0].path(), &["--room", "#ops"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines(client.stdout.take().unwrap());
+    let mut input = client.stdin.take().unwrap();
+    input.write_all(b"/who\n").unwrap();
+    expect_line(&out, "#ops alice online");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    input.write_all(b"/invites\n").unwrap();
+    drop(input);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = client.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = client.kill();
+            panic!("the client did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut client.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the lost answer counts as a refusal: {err}"
+    );
+    assert!(err.contains("may or may not have been applied"), "{err}");
+}
