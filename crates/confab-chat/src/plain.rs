@@ -72,20 +72,21 @@ pub async fn run(
         tokio::select! {
             line = input.next_line(), if input_open && plain.ready && plain.uploading.is_none() => {
                 match line? {
-                Some(line) if line.trim().is_empty() => {}
-                Some(line) => match commands::parse(&line) {
-                    Ok(Action::Quit) => input_open = false,
-                    Ok(action) => {
-                        for command in plain.commands(action) {
-                            if commands.send(command).await.is_err() {
-                                return Ok(1);
+                    Some(line) if line.trim().is_empty() => {}
+                    Some(line) => match commands::parse(&line) {
+                        Ok(Action::Quit) => input_open = false,
+                        Ok(action) => {
+                            for command in plain.commands(action) {
+                                if commands.send(command).await.is_err() {
+                                    return Ok(1);
+                                }
                             }
                         }
-                    }
-                    Err(problem) => eprintln!("confab: {problem}"),
-                },
-                None => input_open = false,
-            }},
+                        Err(problem) => eprintln!("confab: {problem}"),
+                    },
+                    None => input_open = false,
+                }
+            }
             update = updates.recv() => match update {
                 None => return Ok(1),
                 Some(Update::Stopped(reason)) => {
