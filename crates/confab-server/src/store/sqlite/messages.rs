@@ -16,22 +16,41 @@ const EDIT: &str = "edit";
 const DELETE: &str = "delete";
 const REACTION: &str = "reaction";
 
-/// `SELECT` of entry rows with their sender's name and the answered message, as a macro so
-/// statements stay literals (prepared once per connection).
-macro_rules! select_entries {
-    ($($rest:literal)*) => {
+/// The columns of an entry row, its sender's name and the answered message (`entry_row`
+/// reads them), and the joins they need after `messages m`. Macros, so statements stay
+/// literals (prepared once per connection).
+macro_rules! entry_columns {
+    () => {
         concat!(
             "SELECT m.id, m.conv_id, m.seq, u.username, m.receiver, m.content, m.created_ms, ",
             "m.kind, m.target_id, m.attachment_json, m.latitude, m.longitude, m.location_label, ",
-            "m.edited_ms, m.deleted_ms, r.id, ru.username, r.content, r.deleted_ms ",
-            "FROM messages m JOIN users u ON u.id = m.sender_id ",
+            "m.edited_ms, m.deleted_ms, r.id, ru.username, r.content, r.deleted_ms "
+        )
+    };
+}
+macro_rules! entry_joins {
+    () => {
+        concat!(
+            "JOIN users u ON u.id = m.sender_id ",
             "LEFT JOIN messages r ON r.id = m.reply_to_id ",
-            "LEFT JOIN users ru ON ru.id = r.sender_id ",
+            "LEFT JOIN users ru ON ru.id = r.sender_id "
+        )
+    };
+}
+
+/// `SELECT` of entry rows from `messages m`, followed by the given clauses.
+macro_rules! select_entries {
+    ($($rest:literal)*) => {
+        concat!(
+            $crate::store::sqlite::messages::entry_columns!(),
+            "FROM messages m ",
+            $crate::store::sqlite::messages::entry_joins!(),
             $($rest),*
         )
     };
 }
 pub(super) use select_entries;
+pub(super) use {entry_columns, entry_joins};
 
 /// A row and, for an update, the kind of update and the id of its target.
 pub(super) struct EntryRow {

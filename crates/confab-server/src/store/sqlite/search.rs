@@ -8,7 +8,7 @@
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
 
-use super::messages::{complete, entry_row, select_entries};
+use super::messages::{complete, entry_columns, entry_joins, entry_row};
 use crate::store::{SearchQuery, StoredMessage, UserId};
 
 pub fn search(
@@ -16,14 +16,20 @@ pub fn search(
     user: UserId,
     query: &SearchQuery,
 ) -> rusqlite::Result<Vec<StoredMessage>> {
-    let mut sql = String::from(select_entries!(
-        "JOIN members mb ON mb.conv_id = m.conv_id AND mb.user_id = ?1 "
-        "WHERE m.target_id IS NULL AND m.deleted_ms IS NULL AND m.seq > mb.cleared_seq "
-    ));
     let mut values: Vec<Value> = vec![Value::Integer(user)];
     let (long, short): (Vec<&String>, Vec<&String>) =
         query.terms.iter().partition(|t| t.chars().count() >= 3);
-    if !long.is_empty() {
+    let mut sql = String::new();
+    if long.is_empty() {
+        // No trigram to look up: scan the user's conversations.
+        sql.push_str(concat!(
+            entry_columns!(),
+            "FROM messages m ",
+            entry_joins!()
+        ));
+    } else {
+        // The index finds the candidates; each is then one primary-key lookup. (Driving the
+        // query from the messages table instead scans all of it when nothing matches.)
         let phrase = long
             .iter()
             .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
@@ -31,11 +37,21 @@ pub fn search(
             .join(" ");
         values.push(Value::Text(phrase));
         sql.push_str(&format!(
-            "AND (m.conv_id * 4294967296 + m.seq) IN \
-             (SELECT rowid FROM search.message_search WHERE message_search MATCH ?{}) ",
+            "WITH hits(conv, seq) AS MATERIALIZED \
+             (SELECT rowid >> 32, rowid & 4294967295 FROM search.message_search \
+              WHERE message_search MATCH ?{}) ",
             values.len()
         ));
+        sql.push_str(concat!(
+            entry_columns!(),
+            "FROM hits h CROSS JOIN messages m ON m.conv_id = h.conv AND m.seq = h.seq ",
+            entry_joins!()
+        ));
     }
+    sql.push_str(
+        "JOIN members mb ON mb.conv_id = m.conv_id AND mb.user_id = ?1 \
+         WHERE m.target_id IS NULL AND m.deleted_ms IS NULL AND m.seq > mb.cleared_seq ",
+    );
     for term in short {
         let escaped = term
             .replace('\\', "\\\\")
