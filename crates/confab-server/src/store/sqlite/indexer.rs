@@ -147,10 +147,36 @@ fn run(
                 state.stopping,
             )
         };
-        for conv in convs {
-            if let Err(err) = catch_up(&mut index, &source, conv) {
-                tracing::error!(%err, conv, "search indexing failed; it is retried on the next change");
+        // One transaction for the whole pass (FTS5 writes a segment per commit, so fewer,
+        // larger commits cost far less), a savepoint per conversation so one failure does not
+        // undo the others. A conversation with more to do than one page goes round again.
+        let mut again = Vec::new();
+        match index.transaction() {
+            Ok(mut tx) => {
+                for conv in convs {
+                    let outcome = tx.savepoint().and_then(|sp| {
+                        let more = catch_up(&sp, &source, conv)?;
+                        sp.commit()?;
+                        Ok(more)
+                    });
+                    match outcome {
+                        Ok(true) => again.push(conv),
+                        Ok(false) => {}
+                        Err(err) => {
+                            tracing::error!(%err, conv, "search indexing failed; it is retried on the next change")
+                        }
+                    }
+                }
+                if let Err(err) = tx.commit() {
+                    tracing::error!(%err, "search index commit failed; it is retried on the next change");
+                }
             }
+            Err(err) => tracing::error!(%err, "search index transaction failed"),
+        }
+        if !again.is_empty() {
+            let mut state = lock.lock().expect("index lock");
+            state.dirty.extend(again);
+            continue;
         }
         done.send_replace(generation);
         if stopping && lock.lock().expect("index lock").dirty.is_empty() {
@@ -200,77 +226,77 @@ fn text_of(source: &Connection, conv: ConvId, seq: u64) -> rusqlite::Result<Opti
     Ok((!text.is_empty()).then_some(text))
 }
 
-/// Brings one conversation's index up to its newest entry.
-fn catch_up(index: &mut Connection, source: &Connection, conv: ConvId) -> rusqlite::Result<()> {
+/// Indexes one page of a conversation's new entries (inside the pass's transaction); true
+/// when more remain.
+fn catch_up(index: &Connection, source: &Connection, conv: ConvId) -> rusqlite::Result<bool> {
     let deleted: Option<Option<i64>> = source
         .prepare_cached("SELECT deleted_ms FROM conversations WHERE id = ?1")?
         .query_row([conv], |r| r.get(0))
         .optional()?;
     if !matches!(deleted, Some(None)) {
         // A deleted room (or none at all): nothing of it may stay searchable.
-        let tx = index.transaction()?;
         let first = search_rowid(conv, 0);
-        tx.execute(
+        index.execute(
             "DELETE FROM message_search WHERE rowid >= ?1 AND rowid < ?2",
             [first, first + (1 << 32)],
         )?;
-        tx.execute("DELETE FROM progress WHERE conv_id = ?1", [conv])?;
-        return tx.commit();
+        index.execute("DELETE FROM progress WHERE conv_id = ?1", [conv])?;
+        return Ok(false);
     }
-    loop {
-        let from: u64 = index
-            .prepare_cached("SELECT seq FROM progress WHERE conv_id = ?1")?
-            .query_row([conv], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
-        let entries = source
-            .prepare_cached(
-                "SELECT seq, kind, target_id FROM messages WHERE conv_id = ?1 AND seq > ?2
-                 ORDER BY seq LIMIT ?3",
-            )?
-            .query_map(params![conv, from, PAGE], |r| {
-                Ok(Entry {
-                    seq: r.get(0)?,
-                    kind: r.get(1)?,
-                    target: r.get(2)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        let Some(last) = entries.last().map(|e| e.seq) else {
-            return Ok(());
-        };
-        let tx = index.transaction()?;
-        for entry in &entries {
-            if entry.kind == "reaction" {
-                continue;
-            }
-            let seq = match &entry.target {
-                None => entry.seq,
-                // An edit or delete (or reaction) of an earlier message: re-index that one.
-                Some(target) => {
-                    let found: Option<u64> = source
-                        .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
-                        .query_row([target], |r| r.get(0))
-                        .optional()?;
-                    match found {
-                        Some(seq) => seq,
-                        None => continue,
-                    }
-                }
-            };
-            let rowid = search_rowid(conv, seq);
-            tx.prepare_cached("DELETE FROM message_search WHERE rowid = ?1")?
-                .execute([rowid])?;
-            if let Some(text) = text_of(source, conv, seq)? {
-                tx.prepare_cached("INSERT INTO message_search (rowid, content) VALUES (?1, ?2)")?
-                    .execute(params![rowid, text])?;
-            }
+    let from: u64 = index
+        .prepare_cached("SELECT seq FROM progress WHERE conv_id = ?1")?
+        .query_row([conv], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let entries = source
+        .prepare_cached(
+            "SELECT seq, kind, target_id FROM messages WHERE conv_id = ?1 AND seq > ?2
+             ORDER BY seq LIMIT ?3",
+        )?
+        .query_map(params![conv, from, PAGE], |r| {
+            Ok(Entry {
+                seq: r.get(0)?,
+                kind: r.get(1)?,
+                target: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let Some(last) = entries.last().map(|e| e.seq) else {
+        return Ok(false);
+    };
+    for entry in &entries {
+        if entry.kind == "reaction" {
+            continue;
         }
-        tx.execute(
+        let seq = match &entry.target {
+            None => entry.seq,
+            // An edit or delete of an earlier message: re-index that one.
+            Some(target) => {
+                let found: Option<u64> = source
+                    .prepare_cached("SELECT seq FROM messages WHERE id = ?1")?
+                    .query_row([target], |r| r.get(0))
+                    .optional()?;
+                match found {
+                    Some(seq) => seq,
+                    None => continue,
+                }
+            }
+        };
+        let rowid = search_rowid(conv, seq);
+        index
+            .prepare_cached("DELETE FROM message_search WHERE rowid = ?1")?
+            .execute([rowid])?;
+        if let Some(text) = text_of(source, conv, seq)? {
+            index
+                .prepare_cached("INSERT INTO message_search (rowid, content) VALUES (?1, ?2)")?
+                .execute(params![rowid, text])?;
+        }
+    }
+    index
+        .prepare_cached(
             "INSERT INTO progress (conv_id, seq) VALUES (?1, ?2)
              ON CONFLICT (conv_id) DO UPDATE SET seq = excluded.seq",
-            params![conv, last],
-        )?;
-        tx.commit()?;
-    }
+        )?
+        .execute(params![conv, last])?;
+    Ok(entries.len() as i64 == PAGE)
 }
