@@ -38,6 +38,9 @@ pub struct Config {
     pub social: SocialLimits,
     /// Rooms: mutes and room passwords.
     pub rooms: RoomLimits,
+    /// Serve the test-only WebSocket echo route `/conformance/echo` (for the Autobahn
+    /// conformance run, `conformance/autobahn.sh`). Default `false`: the path is a 404.
+    pub conformance_echo: bool,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             attachments: AttachmentLimits::default(),
             social: SocialLimits::default(),
             rooms: RoomLimits::default(),
+            conformance_echo: false,
         }
     }
 }
