@@ -6,6 +6,9 @@ mod common;
 
 use common::{http_text, Ended, TestServer, WAIT};
 use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::Message;
 
 async fn next_data(ws: &mut common::Client) -> Message {
@@ -50,12 +53,42 @@ async fn echo_route_echoes_text_and_binary_with_the_flag() {
     assert_eq!(next_data(&mut client).await, Message::Binary(bytes.into()));
 
     // The close handshake is answered with the peer's own code.
-    client.ws.close(None).await.unwrap();
-    let (ended, _) = client.until_end().await;
-    assert!(
-        matches!(ended, Ended::Closed(_) | Ended::Dropped),
-        "{ended:?}"
-    );
+    client.ws.close(Some(normal_close())).await.unwrap();
+    assert_eq!(client.until_end().await.0, Ended::Closed(1000));
+    server.stop().await;
+}
+
+fn normal_close() -> CloseFrame {
+    CloseFrame {
+        code: common::close_code(1000),
+        reason: "bye".into(),
+    }
+}
+
+fn invalid_utf8_text() -> Message {
+    Message::Frame(Frame::message(
+        vec![0xce, 0xba, 0xff],
+        OpCode::Data(Data::Text),
+        true,
+    ))
+}
+
+/// The close codes come from the code `/ws` shares with the echo: `/ws` answers the same way.
+#[tokio::test]
+async fn ws_closes_bad_utf8_with_1007_like_the_echo() {
+    let server = TestServer::start().await;
+    let (_, mut amy) = server.user("amy").await;
+    amy.send_raw(invalid_utf8_text()).await;
+    assert_eq!(amy.until_end().await.0, Ended::Closed(1007));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn ws_answers_the_peers_close() {
+    let server = TestServer::start().await;
+    let (_, mut bob) = server.user("bob").await;
+    bob.ws.close(Some(normal_close())).await.unwrap();
+    assert_eq!(bob.until_end().await.0, Ended::Closed(1000));
     server.stop().await;
 }
 
@@ -78,14 +111,7 @@ async fn echo_route_has_the_frame_limit_and_close_codes_of_ws() {
 
     // Invalid UTF-8 in a text message: close 1007.
     let mut client = common::Client::open(&url).await;
-    let frame = tokio_tungstenite::tungstenite::protocol::frame::Frame::message(
-        vec![0xce, 0xba, 0xff],
-        tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode::Data(
-            tokio_tungstenite::tungstenite::protocol::frame::coding::Data::Text,
-        ),
-        true,
-    );
-    client.send_raw(Message::Frame(frame)).await;
+    client.send_raw(invalid_utf8_text()).await;
     assert_eq!(client.until_end().await.0, Ended::Closed(1007));
     server.stop().await;
 }
