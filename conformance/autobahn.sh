@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # WebSocket conformance: runs Autobahn|Testsuite's fuzzingclient (sections 1-7, 9 and 10)
 # against `confab serve --conformance-echo` and prints a summary per outcome. Exits non-zero
-# on any FAILED or WRONG CODE case. Sections 12 and 13 (permessage-deflate) are not run: the
+# on any FAILED or WRONG CODE case, or a silent drop (see summarize.py). Sections 12 and 13 (permessage-deflate) are not run: the
 # server does not offer compression.
 #
 # Needs Python 2.7 (the testsuite is Python 2 only; by default pyenv's 2.7.18) and Python 3
