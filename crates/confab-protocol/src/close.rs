@@ -5,6 +5,11 @@
 pub const NORMAL: u16 = 1000;
 /// The server is shutting down; reconnect (with backoff) and catch up.
 pub const GOING_AWAY: u16 = 1001;
+/// The peer broke the WebSocket protocol itself (a bad frame, a bad close code, a stray
+/// continuation); the connection is failed.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// A text message was not valid UTF-8.
+pub const INVALID_DATA: u16 = 1007;
 /// A protocol rule was broken before authentication (for example the login timeout).
 pub const POLICY_VIOLATION: u16 = 1008;
 /// A frame was larger than the frame limit.

@@ -38,6 +38,9 @@ pub struct Config {
     pub social: SocialLimits,
     /// Rooms: mutes and room passwords.
     pub rooms: RoomLimits,
+    /// Serve the test-only WebSocket echo route `/conformance/echo` (for the Autobahn
+    /// conformance run, `conformance/autobahn.sh`). Default `false`: the path is a 404.
+    pub conformance_echo: bool,
 }
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             attachments: AttachmentLimits::default(),
             social: SocialLimits::default(),
             rooms: RoomLimits::default(),
+            conformance_echo: false,
         }
     }
 }
@@ -409,5 +413,21 @@ mod tests {
         let rooms: Config = toml::from_str("[rooms]\nmax_mute_secs = 60\n").unwrap();
         assert_eq!(rooms.rooms.max_mute_secs, 60);
         assert_eq!(rooms.rooms.password_attempts_burst, 5.0);
+    }
+
+    #[test]
+    fn the_conformance_run_config_is_valid_and_the_echo_is_off_by_default() {
+        assert!(!Config::default().conformance_echo);
+        let config: Config =
+            toml::from_str(include_str!("../../../conformance/server.toml")).unwrap();
+        config.validate().unwrap();
+        // Autobahn section 9 sends messages of 16 MiB.
+        assert!(config.limits.max_frame_bytes >= 16 * 1024 * 1024);
+        assert!(
+            !config.conformance_echo,
+            "the flag turns it on, not the file"
+        );
+        let on: Config = toml::from_str("conformance_echo = true\n").unwrap();
+        assert!(on.conformance_echo);
     }
 }

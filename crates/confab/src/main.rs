@@ -63,6 +63,9 @@ struct ServeArgs {
     /// TOML file with further settings (limits, rates, timeouts); flags win over it
     #[arg(long, env = "CONFAB_CONFIG")]
     config: Option<PathBuf>,
+    /// Serve the test-only WebSocket echo on /conformance/echo (for conformance suites)
+    #[arg(long)]
+    conformance_echo: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -100,6 +103,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(udp) = args.udp_listen {
         config.udp_listen = Some(udp);
+    }
+    if args.conformance_echo {
+        config.conformance_echo = true;
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;

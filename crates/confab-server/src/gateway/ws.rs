@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::login::{error_frame, LoginPhase, Step};
 use super::writer::{self, FrameSink};
+use crate::config::Config;
 use crate::error::AppError;
 use crate::http::{bearer_token, check_origin, AppState};
 use crate::hub::sessions::SessionControl;
@@ -56,23 +57,46 @@ pub async fn upgrade(
         },
         None => None,
     };
-    let ws = match ws {
+    let ws = match configure(ws, state.hub.config()) {
         Ok(ws) => ws,
-        Err(rejection) => {
-            return AppError::bad_request(format!("not a WebSocket upgrade: {rejection}"))
-                .into_response()
-        }
+        Err(err) => return err.into_response(),
     };
     tracing::info!(%peer, authenticated = authed.is_some(), "websocket connection");
-    let limits = state.hub.config().limits;
     let tracker = state.tasks.clone();
-    ws.max_message_size(limits.max_frame_bytes)
-        .max_frame_size(limits.max_frame_bytes)
+    ws.on_upgrade(move |socket| {
+        tracker.track_future(serve(socket, state.hub, authed, state.shutdown))
+    })
+}
+
+/// The socket settings of every WebSocket route (`/ws` and the conformance echo), so they
+/// cannot drift apart: refuses a request that is not an upgrade, then applies the frame and
+/// message limit (`limits.max_frame_bytes`) and the buffer sizes. The origin check
+/// ([`check_origin`]) comes before it on both routes.
+pub(super) fn configure(
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    config: &Config,
+) -> Result<WebSocketUpgrade, AppError> {
+    let ws = ws.map_err(|rejection| {
+        AppError::bad_request(format!("not a WebSocket upgrade: {rejection}"))
+    })?;
+    let max = config.limits.max_frame_bytes;
+    Ok(ws
+        .max_message_size(max)
+        .max_frame_size(max)
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER)
-        .on_upgrade(move |socket| {
-            tracker.track_future(serve(socket, state.hub, authed, state.shutdown))
-        })
+        .write_buffer_size(WRITE_BUFFER))
+}
+
+/// The close code and reason a failed read calls for (RFC 6455 section 7.4.1), or `None` when
+/// the connection is gone and there is no one to tell (an I/O error, a reset).
+pub(super) fn failure_close(err: axum::Error) -> Option<(u16, &'static str)> {
+    let err = err.into_inner().downcast::<tungstenite::Error>().ok()?;
+    match *err {
+        tungstenite::Error::Capacity(_) => Some((close::TOO_BIG, "frame too large")),
+        tungstenite::Error::Utf8(_) => Some((close::INVALID_DATA, "text is not valid UTF-8")),
+        tungstenite::Error::Protocol(_) => Some((close::PROTOCOL_ERROR, "protocol error")),
+        _ => None,
+    }
 }
 
 async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: CancellationToken) {
@@ -151,12 +175,8 @@ fn binary_refused() -> confab_protocol::FrameError {
 }
 
 fn read_failed(err: axum::Error, control: &SessionControl) {
-    let too_big = err
-        .into_inner()
-        .downcast::<tungstenite::Error>()
-        .is_ok_and(|err| matches!(*err, tungstenite::Error::Capacity(_)));
-    if too_big {
-        control.close(close::TOO_BIG, "frame too large");
+    if let Some((code, reason)) = failure_close(err) {
+        control.close(code, reason);
     }
 }
 
@@ -181,7 +201,11 @@ impl FrameSink for WsSink {
     }
 
     async fn goodbye(&mut self, code: u16, reason: &'static str) {
-        let _ = close_with(&mut self.0, code, reason).await;
+        if close_with(&mut self.0, code, reason).await.is_err() {
+            // The peer closed first: our close frame is the library's queued echo of theirs,
+            // which only a flush writes.
+            let _ = self.0.close().await;
+        }
     }
 }
 

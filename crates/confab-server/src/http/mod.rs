@@ -46,7 +46,13 @@ pub fn router(state: AppState) -> Router {
     // one for JSON bodies.
     let max_upload =
         usize::try_from(state.hub.config().attachments.max_bytes).unwrap_or(usize::MAX);
-    let (routes, _) = all_routes(max_upload).finish();
+    let (mut routes, _) = all_routes(max_upload).finish();
+    // The conformance echo is a test-only route, not part of the public API: it is merged
+    // here, outside the recorded routes (so the OpenAPI document neither lists it nor is
+    // checked against it), and only when asked for; otherwise the path is a bare 404.
+    if state.hub.config().conformance_echo {
+        routes = routes.merge(gateway::conformance::router());
+    }
     routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
