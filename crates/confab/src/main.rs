@@ -63,6 +63,9 @@ struct ServeArgs {
     /// TOML file with further settings (limits, rates, timeouts); flags win over it
     #[arg(long, env = "CONFAB_CONFIG")]
     config: Option<PathBuf>,
+    /// Serve the web client from this directory instead of the built-in copy (development)
+    #[arg(long, env = "CONFAB_WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -103,6 +106,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if let Some(dir) = args.web_dir {
+        config.web_dir = Some(dir);
     }
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

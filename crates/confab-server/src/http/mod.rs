@@ -13,6 +13,7 @@ mod openapi;
 mod rooms;
 mod routes;
 mod social;
+pub mod web;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         usize::try_from(state.hub.config().attachments.max_bytes).unwrap_or(usize::MAX);
     let (routes, _) = all_routes(max_upload).finish();
     routes
+        .fallback(web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
