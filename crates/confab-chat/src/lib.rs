@@ -11,6 +11,7 @@ pub mod format;
 pub mod outgoing;
 pub mod plain;
 pub mod session;
+pub mod tracker;
 pub mod tui;
 
 use clap::Args;

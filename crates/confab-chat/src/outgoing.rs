@@ -47,6 +47,20 @@ pub fn message(id: String, receiver: Receiver, content: String) -> ClientFrame {
     })
 }
 
+/// A `message` frame posting an upload, with `caption` as its content.
+pub fn attachment_message(
+    id: String,
+    receiver: Receiver,
+    caption: String,
+    attachment: String,
+) -> ClientFrame {
+    let mut frame = message(id, receiver, caption);
+    if let ClientFrame::Message(message) = &mut frame {
+        message.attachment = Some(attachment);
+    }
+    frame
+}
+
 /// A `history` frame for the newest page, or the page before `before`.
 pub fn history(id: String, receiver: Receiver, limit: u32, before: Option<String>) -> ClientFrame {
     ClientFrame::History(HistoryRequest {
@@ -59,7 +73,9 @@ pub fn history(id: String, receiver: Receiver, limit: u32, before: Option<String
 }
 
 /// The frames an action sends from conversation `current` (which `/join` and `/msg` move).
-/// `Help` and `Quit` send nothing; they are the interface's to handle.
+/// `Help` and `Quit` send nothing; they are the interface's to handle. The actions on your
+/// messages, invitations and uploads need what [`crate::tracker::Tracker`] remembers; here
+/// they send nothing.
 pub fn frames(
     action: Action,
     current: &mut Receiver,
@@ -106,5 +122,14 @@ pub fn frames(
         }
         Action::History(limit) => vec![history(ids.fresh(), current.clone(), limit, None)],
         Action::Help | Action::Quit => vec![],
+        Action::Edit(..)
+        | Action::Delete(_)
+        | Action::React(..)
+        | Action::Invite(..)
+        | Action::Accept(_)
+        | Action::Decline(_)
+        | Action::Invites
+        | Action::Redeem(_)
+        | Action::Upload(..) => return Err("this command needs the tracker".into()),
     })
 }

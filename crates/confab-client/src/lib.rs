@@ -20,6 +20,11 @@ use confab_protocol::{ErrorCode, ServerFrame};
 pub enum ClientError {
     #[error("bad server address {0}: expected ws://host:port or http://host:port")]
     BadAddress(String),
+    #[error("cannot read {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot reach the server: {0}")]
     Io(#[from] std::io::Error),
     #[error("HTTP failed: {0}")]

@@ -92,3 +92,80 @@ async fn the_client_talks_wss_and_https_and_checks_the_certificate() {
     }
     shutdown.cancel();
 }
+
+#[tokio::test]
+async fn uploads_stream_over_http_and_https_and_refusals_come_back() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = confab_server::Config {
+        data_dir: data.path().to_owned(),
+        ..confab_server::Config::default()
+    };
+    config.attachments.max_bytes = 200_000;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let backend = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(confab_server::run(config, listener, shutdown.clone()));
+    let (port, dir) = tls_proxy_to(backend).await;
+    let secure = Endpoint::parse_with_ca(
+        &format!("https://localhost:{port}"),
+        Some(&dir.path().join("ca.pem")),
+    )
+    .unwrap();
+    let plain = Endpoint::parse(&format!("http://{backend}")).unwrap();
+    let token = accounts::register(&plain, "alice", "a long password")
+        .await
+        .unwrap();
+
+    let files = tempfile::tempdir().unwrap();
+    let path = files.path().join("notes.txt");
+    let bytes: Vec<u8> = (0..150_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+    std::fs::write(&path, &bytes).unwrap();
+    for endpoint in [&plain, &secure] {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let info = accounts::upload(endpoint, &token, &path, move |sent, total| {
+            record.lock().unwrap().push((sent, total));
+        })
+        .await
+        .unwrap();
+        assert_eq!((info.name.as_str(), info.size), ("notes.txt", 150_000));
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.first(), Some(&(0, 150_000)), "announced first");
+        assert_eq!(seen.last(), Some(&(150_000, 150_000)), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "{seen:?}");
+    }
+
+    // Over the limit: the server's 413 comes back as the refusal, over both.
+    let big = files.path().join("big.bin");
+    std::fs::write(&big, vec![0u8; 300_000]).unwrap();
+    for endpoint in [&plain, &secure] {
+        let refused = accounts::upload(endpoint, &token, &big, |_, _| {}).await;
+        assert!(
+            matches!(
+                &refused,
+                Err(ClientError::Refused {
+                    code: confab_client::protocol::ErrorCode::TooLarge,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+    let missing = accounts::upload(&plain, &token, &files.path().join("nope"), |_, _| {}).await;
+    assert!(
+        matches!(missing, Err(ClientError::File { .. })),
+        "{missing:?}"
+    );
+    let wrong = accounts::upload(&plain, "0".repeat(64).as_str(), &path, |_, _| {}).await;
+    assert!(
+        matches!(
+            &wrong,
+            Err(ClientError::Refused {
+                code: confab_client::protocol::ErrorCode::Unauthorized,
+                ..
+            })
+        ),
+        "{wrong:?}"
+    );
+    shutdown.cancel();
+}

@@ -5,13 +5,17 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use confab_client::protocol::{ChatMessage, ClientFrame, Ready, Receiver, ServerFrame, Typing};
+use confab_client::protocol::messaging::Reaction;
+use confab_client::protocol::{
+    AttachmentInfo, ChatMessage, ClientFrame, Ready, Receiver, ServerFrame, Typing,
+};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::commands::{self, Action};
 use crate::format;
 use crate::outgoing::{self, Ids};
-use crate::session::Update;
+use crate::session::{Update, UploadEvent, UploadRequest};
+use crate::tracker::{Effect, Local, Tracker};
 
 /// Messages fetched per history page.
 const PAGE: u32 = 50;
@@ -38,6 +42,46 @@ impl Conversation {
             Ok(_) => {}
             Err(at) => self.messages.insert(at, message),
         }
+    }
+
+    fn message_mut(&mut self, id: &str) -> Option<&mut ChatMessage> {
+        self.messages.iter_mut().rev().find(|m| m.id == id)
+    }
+}
+
+/// Applies a change of yours that the server accepted to a message as shown.
+fn apply(message: &mut ChatMessage, change: Local, at: Option<String>, me: &str) {
+    match change {
+        Local::Edited(content) => {
+            message.content = content;
+            message.edited = Some(at.unwrap_or_else(format::now));
+        }
+        Local::Deleted => {
+            message.deleted = true;
+            message.content.clear();
+            message.attachment = None;
+            message.location = None;
+            message.reactions.clear();
+        }
+        Local::Toggled(emoji) => match message.reactions.iter().position(|r| r.emoji == emoji) {
+            Some(at) => {
+                let reaction = &mut message.reactions[at];
+                if let Some(mine) = reaction.users.iter().position(|u| u == me) {
+                    reaction.users.remove(mine);
+                } else {
+                    reaction.users.push(me.to_owned());
+                }
+                reaction.count = reaction.users.len() as u32;
+                if reaction.count == 0 {
+                    message.reactions.remove(at);
+                }
+            }
+            None => message.reactions.push(Reaction {
+                emoji,
+                count: 1,
+                users: vec![me.to_owned()],
+            }),
+        },
     }
 }
 
@@ -71,8 +115,14 @@ pub struct App {
     pub quit: bool,
     ids: Ids,
     last_typing_sent: Option<Instant>,
-    /// Our messages awaiting their ack, by id: shown once stored.
-    sent: HashMap<String, String>,
+    /// Our messages awaiting their ack, by id: shown once stored (content and upload).
+    sent: HashMap<String, (String, Option<AttachmentInfo>)>,
+    /// Your messages, unanswered frames and invitations.
+    tracker: Tracker,
+    /// Uploads asked for, for the loop to hand to the session.
+    pub uploads: Vec<UploadRequest>,
+    /// The file name of each upload under way, by its message's frame id.
+    uploading: HashMap<String, String>,
 }
 
 impl Default for App {
@@ -94,6 +144,9 @@ impl Default for App {
             ids: Ids::new(),
             last_typing_sent: None,
             sent: HashMap::new(),
+            tracker: Tracker::new(),
+            uploads: Vec::new(),
+            uploading: HashMap::new(),
         }
     }
 }
@@ -154,6 +207,7 @@ impl App {
         match update {
             Update::Ready(ready) => self.ready(ready),
             Update::Message(message) => {
+                self.tracker.on_message(&message);
                 let name = format::conversation(&message, &self.me);
                 let at = self.index_of(&name);
                 self.typing.remove(&name);
@@ -165,7 +219,12 @@ impl App {
                 vec![]
             }
             Update::Frame(frame) => {
+                let effects = self.tracker.on_frame(&frame, &mut self.ids);
                 self.frame(frame);
+                self.effects(effects)
+            }
+            Update::Upload(event) => {
+                self.upload(event);
                 vec![]
             }
             Update::Reconnecting { reason, delay } => {
@@ -182,8 +241,61 @@ impl App {
         }
     }
 
+    fn effects(&mut self, effects: Vec<Effect>) -> Vec<ClientFrame> {
+        let mut out = Vec::new();
+        for effect in effects {
+            match effect {
+                Effect::Send(frame) => out.push(frame),
+                Effect::Notice(notice) | Effect::Problem(notice) => self.notice = notice,
+                Effect::Changed {
+                    conversation,
+                    message,
+                    change,
+                    at,
+                } => {
+                    let me = self.me.clone();
+                    let at_index = self.index_of(&conversation);
+                    if let Some(shown) = self.conversations[at_index].message_mut(&message) {
+                        apply(shown, change, at, &me);
+                    }
+                }
+                Effect::Joined(room) => {
+                    let at = self.index_of(&room);
+                    out.extend(self.switch_to(at));
+                }
+            }
+        }
+        out
+    }
+
+    fn upload(&mut self, event: UploadEvent) {
+        match event {
+            UploadEvent::Progress { id, sent, total } => {
+                let name = self.uploading.get(&id).cloned().unwrap_or_default();
+                let percent = (sent * 100).checked_div(total).unwrap_or(100);
+                self.notice = format!("uploading {name} ({}): {percent}%", format::size(total));
+            }
+            UploadEvent::Done { id, attachment } => {
+                let name = self.uploading.remove(&id).unwrap_or_default();
+                self.notice = format!(
+                    "uploaded {name}: {}",
+                    format::attachment_label(&attachment, false)
+                );
+                if let Some((_, shown)) = self.sent.get_mut(&id) {
+                    *shown = Some(attachment);
+                }
+            }
+            UploadEvent::Failed { id, error } => {
+                let name = self.uploading.remove(&id).unwrap_or_default();
+                self.notice = format!("upload of {name} failed: {error}");
+                self.sent.remove(&id);
+            }
+        }
+    }
+
     fn ready(&mut self, ready: Ready) -> Vec<ClientFrame> {
         self.me = ready.user.username.clone();
+        self.tracker.set_me(&self.me);
         self.connection = Connection::Online;
         for conversation in ready.rooms.iter().chain(&ready.direct) {
             self.index_of(&conversation.receiver);
@@ -208,8 +320,12 @@ impl App {
                 if let (Some(id), Some(seq), Some(receiver), Some(timestamp)) =
                     (ack.id, ack.seq, ack.receiver, ack.timestamp)
                 {
-                    if let Some(content) = self.sent.remove(&ack.reply_to) {
+                    if let Some((content, attachment)) = self.sent.remove(&ack.reply_to) {
                         let at = self.index_of(&receiver);
+                        let kind = attachment.as_ref().map_or(Default::default(), |a| {
+                            confab_client::protocol::messaging::MessageKind::parse(a.kind.as_str())
+                                .unwrap_or_default()
+                        });
                         self.conversations[at].insert(ChatMessage {
                             id,
                             seq,
@@ -217,6 +333,8 @@ impl App {
                             receiver,
                             content,
                             timestamp,
+                            kind,
+                            attachment,
                             ..ChatMessage::default()
                         });
                     }
@@ -227,6 +345,42 @@ impl App {
                     self.sent.remove(id);
                 }
                 self.notice = format!("{}: {}", error.code, error.message);
+            }
+            ServerFrame::Update(update) => {
+                let name = format::update_conversation(&update, &self.me);
+                let at = self.index_of(&name);
+                if let Some(shown) = self.conversations[at].message_mut(&update.message.id) {
+                    *shown = update.message;
+                }
+            }
+            ServerFrame::Invitation(invitation) => {
+                self.notice = format!(
+                    "{} invites you to {}: /accept {} or /decline {}",
+                    invitation.from, invitation.room, invitation.id, invitation.id
+                );
+            }
+            ServerFrame::Invitations(list) => {
+                let list: Vec<String> = list
+                    .invitations
+                    .iter()
+                    .map(|i| format!("{} from {} (/accept {})", i.room, i.from, i.id))
+                    .collect();
+                self.notice = if list.is_empty() {
+                    "no invitations".into()
+                } else {
+                    format!("invitations: {}", list.join(", "))
+                };
+            }
+            ServerFrame::InvitationAnswered(answered) if answered.user != self.me => {
+                let verb = if answered.accepted {
+                    "accepted"
+                } else {
+                    "declined"
+                };
+                self.notice = format!(
+                    "{} {verb} your invitation to {}",
+                    answered.user, answered.room
+                );
             }
             ServerFrame::Typing(typing) => {
                 let name = if typing.receiver.starts_with('#') {
@@ -479,11 +633,27 @@ impl App {
         let mut current = self
             .receiver()
             .unwrap_or_else(|| Receiver::parse("#general").expect("valid"));
+        if let Action::Upload(path, caption) = action {
+            let id = self.ids.fresh();
+            self.tracker.sent_message(&id, &current);
+            let name = path.display().to_string();
+            self.notice = format!("uploading {name}...");
+            self.uploading.insert(id.clone(), name);
+            self.sent.insert(id.clone(), (caption.clone(), None));
+            self.uploads.push(UploadRequest {
+                id,
+                path,
+                caption,
+                receiver: current,
+            });
+            self.scroll = 0;
+            return vec![];
+        }
         let said = match &action {
             Action::Say(text) | Action::Msg(_, text) => Some(text.clone()),
             _ => None,
         };
-        let frames = match outgoing::frames(action, &mut current, &mut self.ids) {
+        let frames = match self.tracker.frames(action, &mut current, &mut self.ids) {
             Ok(frames) => frames,
             Err(problem) => {
                 self.notice = problem;
@@ -491,7 +661,7 @@ impl App {
             }
         };
         if let (Some(text), Some(id)) = (said, frames.first().and_then(ClientFrame::id)) {
-            self.sent.insert(id.to_owned(), text);
+            self.sent.insert(id.to_owned(), (text, None));
         }
         let at = self.index_of(current.as_str());
         let mut out = frames;

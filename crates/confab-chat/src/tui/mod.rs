@@ -42,8 +42,11 @@ pub async fn run(
             },
             _ = tick.tick() => vec![],
         };
-        for frame in frames {
-            if commands.send(Command::Send(frame)).await.is_err() {
+        let uploads = std::mem::take(&mut app.uploads)
+            .into_iter()
+            .map(Command::Upload);
+        for command in frames.into_iter().map(Command::Send).chain(uploads) {
+            if commands.send(command).await.is_err() {
                 break;
             }
         }

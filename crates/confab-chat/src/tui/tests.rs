@@ -1,9 +1,13 @@
 //! The full-screen client without a terminal: updates and keys into [`App`], frames out, and
 //! the picture drawn on ratatui's test backend.
 
+use confab_client::protocol::messaging::{
+    Change, Location, MessageKind, Reaction, Update as MessageUpdate,
+};
 use confab_client::protocol::{
-    Ack, ChatMessage, ClientFrame, ConversationInfo, History, Limits, Presence, PresenceStatus,
-    Ready, ServerFrame, TypingEvent, UserInfo,
+    Ack, AttachmentInfo, AttachmentKind, ChatMessage, ClientFrame, ConversationInfo, ErrorCode,
+    History, Invitation, Limits, Presence, PresenceStatus, Ready, ServerFrame, TypingEvent,
+    UserInfo,
 };
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
@@ -11,7 +15,7 @@ use ratatui::Terminal;
 
 use super::app::{App, Connection};
 use super::view;
-use crate::session::Update;
+use crate::session::{Update, UploadEvent};
 
 fn ready() -> Update {
     Update::Ready(Ready {
@@ -165,8 +169,8 @@ fn typing_sends_messages_commands_and_notices() {
     let frames = type_line(&mut app, "/msg bob hi");
     assert!(matches!(&frames[0], ClientFrame::Message(m) if m.receiver.as_str() == "bob"));
     assert_eq!(app.current().unwrap().name, "bob");
-    assert!(type_line(&mut app, "/edit 1 x").is_empty());
-    assert!(app.notice.contains("not supported"), "{}", app.notice);
+    assert!(type_line(&mut app, "/dance").is_empty());
+    assert!(app.notice.contains("unknown command"), "{}", app.notice);
     type_line(&mut app, "/quit");
     assert!(app.quit);
 }
@@ -236,4 +240,239 @@ fn scrolling_back_asks_for_older_history() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn ack(reply_to: &str, id: &str, seq: u64, receiver: &str) -> Update {
+    Update::Frame(ServerFrame::Ack(Ack {
+        reply_to: reply_to.into(),
+        id: Some(id.into()),
+        seq: Some(seq),
+        receiver: Some(receiver.into()),
+        timestamp: Some(format!("2026-12-01T19:0{seq}:00.000Z")),
+        duplicate: false,
+    }))
+}
+
+fn update(change: Change, by: &str, message: ChatMessage) -> Update {
+    Update::Frame(ServerFrame::Update(MessageUpdate {
+        seq: 9,
+        receiver: message.receiver.clone(),
+        change,
+        by: by.into(),
+        message,
+    }))
+}
+
+fn picture() -> AttachmentInfo {
+    AttachmentInfo {
+        id: "01JXB3M2X8V0T6R4P2N0K8H6F4".into(),
+        kind: AttachmentKind::Image,
+        name: "plan.png".into(),
+        mime: "image/png".into(),
+        size: 48_213,
+        width: Some(640),
+        height: Some(320),
+        url: "/api/v1/attachments/01JXB3M2X8V0T6R4P2N0K8H6F4".into(),
+        thumbnail_url: None,
+    }
+}
+
+#[test]
+fn updates_redraw_edited_deleted_and_reacted_messages() {
+    let mut app = App::default();
+    app.on_update(ready());
+    app.on_update(Update::Frame(ServerFrame::History(History {
+        reply_to: None,
+        receiver: "#general".into(),
+        messages: vec![
+            message(1, "bob", "#general", "frist"),
+            message(2, "carol", "#general", "secret"),
+            message(3, "bob", "#general", "ship it"),
+        ],
+        has_more: false,
+    })));
+    let mut edited = message(1, "bob", "#general", "first");
+    edited.edited = Some("2026-12-01T19:04:00.000Z".into());
+    app.on_update(update(Change::Edited, "bob", edited));
+    let mut gone = message(2, "carol", "#general", "");
+    gone.deleted = true;
+    app.on_update(update(Change::Deleted, "carol", gone));
+    let mut liked = message(3, "bob", "#general", "ship it");
+    liked.reactions = vec![Reaction {
+        emoji: "👍".into(),
+        count: 2,
+        users: vec!["alice".into(), "carol".into()],
+    }];
+    app.on_update(update(Change::Reactions, "carol", liked));
+    let shown = screen(&app);
+    assert!(shown.contains("<bob> first (edited)"), "{shown}");
+    assert!(
+        !shown.contains("frist") && !shown.contains("secret"),
+        "{shown}"
+    );
+    assert!(shown.contains("<carol> message deleted"), "{shown}");
+    // A wide emoji takes two cells; the test backend shows the second as a space.
+    assert!(shown.contains("<bob> ship it  👍  2"), "{shown}");
+}
+
+#[test]
+fn your_own_edits_deletes_and_reactions_show_once_acknowledged() {
+    let mut app = App::default();
+    app.on_update(ready());
+    let frames = type_line(&mut app, "teh plan");
+    let line = frames.last().and_then(ClientFrame::id).unwrap().to_owned();
+    app.on_update(ack(&line, "01MINE", 3, "#general"));
+    let frames = type_line(&mut app, "/edit the plan");
+    let Some(ClientFrame::Edit(edit)) = frames.last() else {
+        panic!("{frames:?}")
+    };
+    assert_eq!(edit.message, "01MINE");
+    assert!(
+        screen(&app).contains("<alice> teh plan"),
+        "not before the ack"
+    );
+    app.on_update(ack(edit.id.as_ref().unwrap(), "01UPD", 4, "#general"));
+    assert!(screen(&app).contains("<alice> the plan (edited)"));
+
+    let frames = type_line(&mut app, "/react 🎉");
+    let Some(ClientFrame::React(react)) = frames.last() else {
+        panic!("{frames:?}")
+    };
+    app.on_update(ack(react.id.as_ref().unwrap(), "01UPD2", 5, "#general"));
+    assert!(screen(&app).contains("the plan (edited)  🎉  1"));
+
+    let frames = type_line(&mut app, "/delete");
+    let Some(ClientFrame::Delete(delete)) = frames.last() else {
+        panic!("{frames:?}")
+    };
+    let refused = ServerFrame::error(
+        ErrorCode::Forbidden,
+        "only the sender may delete",
+        delete.id.clone(),
+    );
+    app.on_update(Update::Frame(refused));
+    assert!(app.notice.contains("forbidden"), "{}", app.notice);
+    assert!(
+        screen(&app).contains("the plan (edited)"),
+        "a refusal changes nothing"
+    );
+    let frames = type_line(&mut app, "/delete");
+    let Some(ClientFrame::Delete(delete)) = frames.last() else {
+        panic!("{frames:?}")
+    };
+    app.on_update(ack(delete.id.as_ref().unwrap(), "01UPD3", 6, "#general"));
+    let shown = screen(&app);
+    assert!(shown.contains("<alice> message deleted"), "{shown}");
+
+    // With none of yours loaded, the command looks in history first.
+    let frames = type_line(&mut app, "/delete");
+    assert!(
+        matches!(frames.last(), Some(ClientFrame::History(h)) if h.limit == Some(100)),
+        "{frames:?}"
+    );
+}
+
+#[test]
+fn attachments_and_locations_show_as_labels() {
+    let mut app = App::default();
+    app.on_update(ready());
+    let mut with_file = message(3, "bob", "#general", "the plan");
+    with_file.kind = MessageKind::Image;
+    with_file.attachment = Some(picture());
+    app.on_update(Update::Message(with_file));
+    let mut here = message(4, "bob", "#general", "");
+    here.kind = MessageKind::Location;
+    here.location = Some(Location {
+        latitude: 18.5204,
+        longitude: 73.8567,
+        label: Some("Pune".into()),
+    });
+    app.on_update(Update::Message(here));
+    let shown = screen(&app);
+    assert!(
+        shown.contains("<bob> [image plan.png 47.1 KiB 640x320] the plan"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("<bob> [location 18.5204,73.8567 Pune]"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn uploads_show_progress_and_post_the_file() {
+    let mut app = App::default();
+    app.on_update(ready());
+    assert!(type_line(&mut app, "/upload ~/plan.png plan").is_empty());
+    let request = app.uploads.pop().expect("handed to the session");
+    assert!(app.uploads.is_empty());
+    assert_eq!(request.caption, "plan");
+    assert_eq!(request.receiver.as_str(), "#general");
+    assert!(request.path.ends_with("plan.png"));
+    app.on_update(Update::Upload(UploadEvent::Progress {
+        id: request.id.clone(),
+        sent: 24_000,
+        total: 48_213,
+    }));
+    assert!(
+        app.notice.contains("plan.png (47.1 KiB): 49%"),
+        "{}",
+        app.notice
+    );
+    app.on_update(Update::Upload(UploadEvent::Done {
+        id: request.id.clone(),
+        attachment: picture(),
+    }));
+    assert!(app.notice.contains("uploaded"), "{}", app.notice);
+    app.on_update(ack(&request.id, "01POST", 3, "#general"));
+    let shown = screen(&app);
+    assert!(
+        shown.contains("<alice> [image plan.png 47.1 KiB 640x320] plan"),
+        "{shown}"
+    );
+
+    type_line(&mut app, "/upload big.iso");
+    let request = app.uploads.pop().unwrap();
+    app.on_update(Update::Upload(UploadEvent::Failed {
+        id: request.id,
+        error: "too_large: upload is over 26214400 bytes".into(),
+    }));
+    assert!(
+        app.notice.contains("upload of big.iso failed: too_large"),
+        "{}",
+        app.notice
+    );
+}
+
+#[test]
+fn invitations_are_shown_and_accepting_switches_to_the_room() {
+    let mut app = App::default();
+    app.on_update(ready());
+    app.on_update(Update::Frame(ServerFrame::Invitation(Invitation {
+        id: "01INV".into(),
+        room: "#club".into(),
+        from: "bob".into(),
+        created: "2026-12-01T19:00:00.000Z".into(),
+    })));
+    assert!(
+        screen(&app).contains("bob invites you to #club: /accept 01INV or /decline 01INV"),
+        "{}",
+        app.notice
+    );
+    let frames = type_line(&mut app, "/accept 01INV");
+    assert!(
+        matches!(&frames[0], ClientFrame::InviteReply(r) if r.accept && r.invitation == "01INV"),
+        "{frames:?}"
+    );
+    assert_eq!(app.current().unwrap().name, "#club");
+    let frames = type_line(&mut app, "/invite carol");
+    assert!(
+        matches!(&frames[0], ClientFrame::Invite(i) if i.room.as_str() == "#club" && i.user.as_str() == "carol"),
+        "{frames:?}"
+    );
+    app.on_update(Update::Frame(ServerFrame::Ack(Ack {
+        reply_to: frames[0].id().unwrap().into(),
+        ..Ack::default()
+    })));
+    assert_eq!(app.notice, "invited carol to #club");
 }

@@ -10,7 +10,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
+use confab_client::protocol::ChatMessage;
+
 use super::app::{App, Connection};
+use crate::format;
 
 const SENDER_COLOURS: [Color; 6] = [
     Color::Cyan,
@@ -26,6 +29,56 @@ fn colour_of(name: &str) -> Color {
         .bytes()
         .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
     SENDER_COLOURS[hash as usize % SENDER_COLOURS.len()]
+}
+
+/// One message: time, sender, then what it holds. Attachments and locations show as a label
+/// (kind, name, size; coordinates), never their bytes; a deleted message as a tombstone.
+fn message_line(m: &ChatMessage) -> Line<'static> {
+    let dim = Style::default().fg(Color::DarkGray);
+    let time = m.timestamp.get(11..16).unwrap_or("");
+    let mut spans = vec![
+        Span::styled(format!("{time} "), dim),
+        Span::styled(
+            format!("<{}> ", m.sender),
+            Style::default().fg(colour_of(&m.sender)),
+        ),
+    ];
+    if m.deleted {
+        spans.push(Span::styled(
+            "message deleted",
+            dim.add_modifier(Modifier::ITALIC),
+        ));
+        return Line::from(spans);
+    }
+    if let Some(reply) = &m.reply_to_message {
+        let excerpt = if reply.deleted {
+            "message deleted"
+        } else {
+            reply.excerpt.as_str()
+        };
+        spans.push(Span::styled(
+            format!("↪ {}: {excerpt} │ ", reply.sender),
+            dim,
+        ));
+    }
+    let label = Style::default().fg(Color::LightBlue);
+    if let Some(attachment) = &m.attachment {
+        let text = format::attachment_label(attachment, false);
+        spans.push(Span::styled(format!("[{text}] "), label));
+    }
+    if let Some(location) = &m.location {
+        let text = format::location_label(location);
+        spans.push(Span::styled(format!("[{text}] "), label));
+    }
+    spans.push(Span::raw(m.content.clone()));
+    if m.edited.is_some() {
+        spans.push(Span::styled(" (edited)", dim));
+    }
+    if !m.reactions.is_empty() {
+        let text = format::reactions_label(&m.reactions);
+        spans.push(Span::styled(format!("  {text}"), dim));
+    }
+    Line::from(spans)
 }
 
 pub fn draw(frame: &mut Frame, app: &App) {
@@ -80,15 +133,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
                 ));
             }
             for m in &c.messages {
-                let time = m.timestamp.get(11..16).unwrap_or("");
-                lines.push(Line::from(vec![
-                    Span::styled(format!("{time} "), Style::default().fg(Color::DarkGray)),
-                    Span::styled(
-                        format!("<{}> ", m.sender),
-                        Style::default().fg(colour_of(&m.sender)),
-                    ),
-                    Span::raw(m.content.clone()),
-                ]));
+                lines.push(message_line(m));
             }
             (format!(" {} ", c.name), lines)
         }
