@@ -3,7 +3,7 @@
 // WebSocket), the system Chromium driven by playwright-core, and helpers that work through the
 // UI contract of docs/web.md (roles, labels, data-* hooks).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,14 +70,21 @@ async function waitUntilUp(url, proc, deadlineMs) {
  * CONFAB_WEB_DIR set (or webDir given) it serves the files from disk.
  * Returns { url, port, stop(), restart() }; restart() keeps the port and the data dir.
  */
-export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {} } = {}) {
+export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {}, config } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'confab-e2e-'));
+  const configFile = join(dataDir, 'e2e.toml');
+  // Rate limits high enough for seeding history quickly; everything else the defaults.
+  writeFileSync(
+    configFile,
+    config ??
+      '[rate]\nframes_per_sec = 1000.0\nframes_burst = 2000.0\nmessages_per_sec = 1000.0\nmessages_burst = 2000.0\n',
+  );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   let proc;
   let log = '';
   const launch = async () => {
-    const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir];
+    const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--config', configFile];
     if (webDir) args.push('--web-dir', webDir);
     proc = spawn(confabBinary(), args, {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
@@ -342,4 +349,48 @@ export function makePng(w = 64, h = 48, rgb = [40, 120, 200]) {
     chunk('IDAT', zlib.deflateSync(raw)),
     chunk('IEND', Buffer.alloc(0)),
   ]);
+}
+
+/**
+ * Sends messages as `token`'s user over a WebSocket opened inside `page` (same origin, so the
+ * server's Origin check passes), one after the other, each waiting for its ack. For seeding
+ * history and for a second party that is not under test.
+ */
+export async function sendOverSocket(page, token, receiver, texts) {
+  return page.evaluate(
+    async ({ token, receiver, texts }) => {
+      const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws?token=${token}`);
+      const frames = [];
+      let waiter = null;
+      ws.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        frames.push(f);
+        if (waiter) waiter();
+      };
+      const next = (pred) =>
+        new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error('socket: no answer')), 10000);
+          const check = () => {
+            const i = frames.findIndex(pred);
+            if (i >= 0) {
+              clearTimeout(t);
+              waiter = null;
+              resolve(frames.splice(i, 1)[0]);
+            } else waiter = check;
+          };
+          check();
+        });
+      await next((f) => f.type === 'ready');
+      const acks = [];
+      for (let i = 0; i < texts.length; i++) {
+        ws.send(JSON.stringify({ type: 'message', id: `seed-${i}`, receiver, content: texts[i] }));
+        const a = await next((f) => f.reply_to === `seed-${i}`);
+        if (a.type !== 'ack') throw new Error(`send ${i}: ${JSON.stringify(a)}`);
+        acks.push({ id: a.id, seq: a.seq });
+      }
+      ws.close();
+      return acks;
+    },
+    { token, receiver, texts },
+  );
 }
