@@ -40,6 +40,27 @@ macro_rules! assets {
 /// Every file of the client (`crates/confab-server/web/`); a test checks none is left out.
 pub const ASSETS: &[Asset] = assets! {
     "/" => "index.html" as "text/html; charset=utf-8",
+    "/app.css" => "app.css" as "text/css; charset=utf-8",
+    "/i18n/en.json" => "i18n/en.json" as "application/json",
+    "/i18n/es.json" => "i18n/es.json" as "application/json",
+    "/i18n/hi.json" => "i18n/hi.json" as "application/json",
+    "/icons/icon-192.png" => "icons/icon-192.png" as "image/png",
+    "/icons/icon-512.png" => "icons/icon-512.png" as "image/png",
+    "/js/api.js" => "js/api.js" as "text/javascript; charset=utf-8",
+    "/js/composer.js" => "js/composer.js" as "text/javascript; charset=utf-8",
+    "/js/connection.js" => "js/connection.js" as "text/javascript; charset=utf-8",
+    "/js/conversation.js" => "js/conversation.js" as "text/javascript; charset=utf-8",
+    "/js/db.js" => "js/db.js" as "text/javascript; charset=utf-8",
+    "/js/dialogs.js" => "js/dialogs.js" as "text/javascript; charset=utf-8",
+    "/js/i18n.js" => "js/i18n.js" as "text/javascript; charset=utf-8",
+    "/js/login.js" => "js/login.js" as "text/javascript; charset=utf-8",
+    "/js/main.js" => "js/main.js" as "text/javascript; charset=utf-8",
+    "/js/outbox.js" => "js/outbox.js" as "text/javascript; charset=utf-8",
+    "/js/sidebar.js" => "js/sidebar.js" as "text/javascript; charset=utf-8",
+    "/js/store.js" => "js/store.js" as "text/javascript; charset=utf-8",
+    "/js/ui.js" => "js/ui.js" as "text/javascript; charset=utf-8",
+    "/manifest.webmanifest" => "manifest.webmanifest" as "application/manifest+json",
+    "/sw.js" => "sw.js" as "text/javascript; charset=utf-8",
 };
 
 /// The policy for the client's pages. `connect-src 'self'` covers the same-origin WebSocket;
