@@ -92,8 +92,10 @@ test('a DM from the contact list, with an unread badge, title count and presence
   await bob.page.waitForFunction(() => /^\(\d+\) confab/.test(document.title));
   assert.match(await bob.page.title(), /^\(1\) confab/);
   // Both are online: each one's dot for the other says so.
-  await bob.page.locator(`nav [data-receiver="${A}"] [data-online="true"], nav [data-receiver="${A}"][data-online="true"]`).first().waitFor();
-  await alice.page.locator(`nav [data-receiver="${B}"] [data-online="true"], nav [data-receiver="${B}"][data-online="true"]`).first().waitFor();
+  const dot = (page, who) => page.locator(`nav [data-receiver="${who}"] [data-online], nav [data-receiver="${who}"][data-online]`).first();
+  await dot(bob.page, A).waitFor({ state: 'attached' });
+  await bob.page.waitForFunction((who) => document.querySelector(`nav [data-receiver="${who}"] [data-online], nav [data-receiver="${who}"][data-online]`)?.dataset.online === 'true', A);
+  await alice.page.waitForFunction((who) => document.querySelector(`nav [data-receiver="${who}"] [data-online], nav [data-receiver="${who}"][data-online]`)?.dataset.online === 'true', B);
   // Bob opens it: badge gone, title clear, alice sees it read.
   await openConversation(bob.page, A);
   await messageByText(bob.page, 'a private hello').waitFor();
@@ -103,7 +105,14 @@ test('a DM from the contact list, with an unread badge, title count and presence
   await messageByText(alice.page, 'a private hello').locator('[data-testid="status"][data-status="read"]').waitFor({ timeout: 15000 });
 });
 
+/** Both users in the same conversation (each test stands on its own). */
+async function bothIn(receiver) {
+  await openConversation(alice.page, receiver);
+  await openConversation(bob.page, receiver);
+}
+
 test('edit and delete are seen live', async () => {
+  await bothIn('#general');
   await send(alice.page, 'a typo here');
   const mine = messageByText(alice.page, 'a typo here');
   await messageByText(bob.page, 'a typo here').waitFor();
@@ -125,6 +134,7 @@ test('edit and delete are seen live', async () => {
 });
 
 test('reply and react are seen live', async () => {
+  await bothIn('#general');
   await send(bob.page, 'reply to me');
   const original = messageByText(alice.page, 'reply to me');
   await original.waitFor();
