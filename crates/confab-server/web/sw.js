@@ -3,7 +3,7 @@
 // the API, the WebSocket and attachments are never cached here.
 const CACHE = 'confab-shell-v1';
 const SHELL = [
-  '/', '/app.css', '/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon-512.png',
+  '/', '/app.css', '/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/attach.svg', '/icons/pin.svg',
   '/i18n/en.json', '/i18n/hi.json', '/i18n/es.json',
   '/js/main.js', '/js/i18n.js', '/js/store.js', '/js/db.js', '/js/api.js', '/js/connection.js',
   '/js/outbox.js', '/js/ui.js', '/js/login.js', '/js/sidebar.js', '/js/conversation.js',

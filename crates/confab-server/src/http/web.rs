@@ -44,6 +44,8 @@ pub const ASSETS: &[Asset] = assets! {
     "/i18n/en.json" => "i18n/en.json" as "application/json",
     "/i18n/es.json" => "i18n/es.json" as "application/json",
     "/i18n/hi.json" => "i18n/hi.json" as "application/json",
+    "/icons/attach.svg" => "icons/attach.svg" as "image/svg+xml",
+    "/icons/pin.svg" => "icons/pin.svg" as "image/svg+xml",
     "/icons/icon-192.png" => "icons/icon-192.png" as "image/png",
     "/icons/icon-512.png" => "icons/icon-512.png" as "image/png",
     "/js/api.js" => "js/api.js" as "text/javascript; charset=utf-8",

@@ -99,7 +99,7 @@ async function submit() {
     if (!text.trim()) return;
     if (!conn.isSynced()) { toast(t('err_offline_action')); return; }
     try {
-      await conn.request({ type: 'edit', message: m.id, content: text });
+      await conn.change({ type: 'edit', message: m.id, content: text }, m, conn.edits.edit(text));
       cancel();
       input.value = '';
       drafts.delete(r);

@@ -360,3 +360,31 @@ function onRoomEvent(f) {
 
 addEventListener('online', () => connectNow());
 addEventListener('offline', () => { if (ws) probe(); else setState('offline'); });
+
+// An edit, delete or reaction of ours: the acting session gets only the ack (with the
+// update's seq), so apply the change here unless the update itself already arrived.
+export async function change(frame, m, mutate) {
+  const ack = await request(frame);
+  const c = conv(convOf(m), false);
+  if (!c || !ack.seq || ack.seq <= c.held) return ack;
+  const cur = c.messages.get(m.id);
+  if (cur) putMessage(c, mutate({ ...cur }, ack));
+  if (c.loaded && ack.seq > c.held + 1) fill(c, c.heldId);
+  c.held = Math.max(c.held, ack.seq);
+  c.last_seq = Math.max(c.last_seq, ack.seq);
+  emit('messages', c.receiver);
+  saveSoon();
+  return ack;
+}
+
+export const edits = {
+  edit: (content) => (m, ack) => ({ ...m, content, edited: ack.timestamp || new Date().toISOString() }),
+  delete: () => (m) => ({ ...m, content: '', deleted: true, attachment: undefined, location: undefined, reactions: undefined, kind: undefined }),
+  react: (emoji, me) => (m) => {
+    const rs = (m.reactions || []).map((r) => ({ ...r, users: [...r.users] }));
+    const r = rs.find((x) => x.emoji === emoji);
+    if (!r) rs.push({ emoji, count: 1, users: [me] });
+    else if (r.users.includes(me)) { r.users = r.users.filter((u) => u !== me); r.count = r.users.length; } else { r.users.push(me); r.count = r.users.length; }
+    return { ...m, reactions: rs.filter((x) => x.count > 0) };
+  },
+};

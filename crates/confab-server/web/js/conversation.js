@@ -223,7 +223,7 @@ function onLogKey(e) {
 }
 
 async function react(m, emoji) {
-  try { await conn.request({ type: 'react', message: m.id, emoji }); } catch (e) { toast(errorText(e)); }
+  try { await conn.change({ type: 'react', message: m.id, emoji }, m, conn.edits.react(emoji, state.me)); } catch (e) { toast(errorText(e)); }
 }
 
 function closeMenu(restore = false) {
@@ -249,7 +249,7 @@ function openMenu(m, anchor) {
       items.push(item(t('edit'), () => { closeMenu(); startEdit(m); }));
       items.push(item(t('delete'), async () => {
         closeMenu(true);
-        try { await conn.request({ type: 'delete', message: m.id }); } catch (e) { toast(errorText(e)); }
+        try { await conn.change({ type: 'delete', message: m.id }, m, conn.edits.delete()); } catch (e) { toast(errorText(e)); }
       }));
     }
   }

@@ -51,6 +51,7 @@ function openConversation(r) {
   $('app-screen').dataset.view = r ? 'conv' : 'list';
   if (prev !== r) switchDraft(prev, r);
   renderAll();
+  if (r) localStorage.setItem('confab.current', r); else localStorage.removeItem('confab.current');
   if (!r) return;
   history.replaceState(null, '', '/');
   const c = conv(r);
@@ -77,6 +78,8 @@ async function enterApp(token, me) {
   $('logout-btn').hidden = false;
   $('notify-btn').hidden = !('Notification' in window) || Notification.permission !== 'default';
   renderAll();
+  const last = localStorage.getItem('confab.current');
+  if (last && state.convs.has(last) && matchMedia('(min-width: 701px)').matches) openConversation(last);
   conn.start(token);
 }
 
@@ -91,6 +94,7 @@ async function logout(revoke = true) {
   }
   conn.stop();
   await db.clearAll();
+  localStorage.removeItem('confab.current');
   reset();
   forgetConversationView();
   setToken(null);
@@ -194,7 +198,8 @@ async function boot() {
   on('announce', (kind, f) => { if (kind === 'invited') announce(t('invited_by', { room: f.room, name: f.from })); });
 
   if ('serviceWorker' in navigator) {
-    addEventListener('load', () => navigator.serviceWorker.register('/sw.js').catch(() => {}));
+    const reg = () => navigator.serviceWorker.register('/sw.js').catch(() => {});
+    if (document.readyState === 'complete') reg(); else addEventListener('load', reg);
   }
 
   const session = await db.get('session');
