@@ -42,6 +42,11 @@ async function messageAction(page, article, item) {
 test('two users chat in a room; own messages go from pending to sent, then read', async () => {
   await openConversation(alice.page, '#general');
   await openConversation(bob.page, '#general');
+  // The contract's accessible names (English).
+  await alice.page.getByRole('navigation', { name: 'Conversations' }).waitFor();
+  await alice.page.getByRole('log', { name: 'Messages' }).waitFor();
+  await alice.page.getByRole('textbox', { name: 'Message' }).waitFor();
+  await alice.page.getByRole('button', { name: 'Send' }).waitFor();
   await send(alice.page, 'hello from alice');
   const mine = messageByText(alice.page, 'hello from alice');
   await mine.waitFor();

@@ -43,7 +43,9 @@ test('switching the language changes the UI strings, lang and dir, and survives 
   }
   await page.reload();
   await page.locator('body[data-screen="app"]').waitFor();
+  await page.waitForFunction(() => document.documentElement.lang === 'hi', null, { timeout: 5000 }).catch(() => {});
   assert.equal(await page.locator('html').getAttribute('lang'), 'hi', 'kept after a reload');
+  await openConversation(page, '#general');
   await languageSelect(page).selectOption('en');
   await page.waitForFunction(() => document.documentElement.lang === 'en');
   await page.getByRole('button', { name: 'Send' }).waitFor();
@@ -55,6 +57,7 @@ test("the browser's language is picked on first load", async () => {
   const { context, page } = await newUserPage(browser, { locale: 'es-ES' });
   await page.goto(server.url + '/');
   await page.locator('body[data-screen="login"]').waitFor();
+  await page.waitForFunction(() => document.documentElement.lang === 'es', null, { timeout: 5000 }).catch(() => {});
   assert.equal(await page.locator('html').getAttribute('lang'), 'es');
   assert.equal(await page.getByRole('button', { name: 'Log in', exact: true }).count(), 0, 'login screen in Spanish');
   await context.close();

@@ -95,6 +95,7 @@ test('the outbox survives a reload while offline (IndexedDB + service worker)', 
   if (!controlled) {
     await alice.page.reload();
     await waitOnline(alice.page, 30000);
+    await openConversation(alice.page, '#general');
   }
   await proxy.cut();
   await notOnline(alice.page);
