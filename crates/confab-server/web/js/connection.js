@@ -249,6 +249,7 @@ export async function loadConversation(c) {
       saveSoon();
     } catch (e) { emit('toast', e.message); }
   }
+  if (c.kind === 'direct') refreshPresence(c);
   request({ type: 'receipts', receiver: c.receiver }).then((r) => {
     for (const mk of r.members) c.marks.set(mk.user, { read_seq: mk.read_seq, delivered_seq: mk.delivered_seq });
     emit('messages', c.receiver);
@@ -268,6 +269,13 @@ export async function loadOlder(c) {
   } catch { /* try again on the next scroll */ } finally { c.loadingOlder = false; }
 }
 
+function refreshPresence(c) {
+  request({ type: 'profile', user: c.receiver }).then((p) => {
+    c.online = !!p.online;
+    emit('change');
+  }, () => {});
+}
+
 function updateConv(f) {
   const m = f.message;
   if (isRoom(f.receiver)) return f.receiver;
@@ -278,7 +286,9 @@ function updateConv(f) {
 export function applyEntry(f, own = false) {
   const isUpdate = f.type === 'update';
   const receiver = isUpdate ? updateConv(f) : convOf(f);
+  const known = state.convs.has(receiver);
   const c = conv(receiver);
+  if (!known && c.kind === 'direct') refreshPresence(c);
   const seq = f.seq;
   if (c.loaded && seq <= c.held && !own) return;
   const gapFrom = c.loaded && seq > c.held + 1 ? c.heldId || '' : null;

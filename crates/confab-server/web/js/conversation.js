@@ -134,6 +134,7 @@ export function renderHeader() {
   const r = state.current;
   $('app-screen').classList.toggle('has-conv', !!r);
   $('empty-state').hidden = !!r;
+  $('conv-head').hidden = !r;
   $('messages').hidden = !r;
   $('composer').hidden = !r;
   $('typing').hidden = !r;
