@@ -262,7 +262,8 @@ export function sidebar(page) {
 /** Opens a conversation from the sidebar by its receiver ("#general" or "bob"). */
 export async function openConversation(page, receiver) {
   await sidebar(page).locator(`[data-receiver="${receiver}"]`).click();
-  await page.locator(`[data-receiver="${receiver}"][aria-current="page"]`).waitFor();
+  // On a phone the list is hidden once the conversation shows: attached, not visible.
+  await page.locator(`[data-receiver="${receiver}"][aria-current="page"]`).waitFor({ state: 'attached' });
   await messageLog(page).waitFor();
 }
 
@@ -384,9 +385,11 @@ export async function sendOverSocket(page, token, receiver, texts) {
         });
       await next((f) => f.type === 'ready');
       const acks = [];
+      // Ids are unique per call: the server treats a repeated id as a resend (a duplicate).
+      const run = Math.random().toString(36).slice(2);
       for (let i = 0; i < texts.length; i++) {
-        ws.send(JSON.stringify({ type: 'message', id: `seed-${i}`, receiver, content: texts[i] }));
-        const a = await next((f) => f.reply_to === `seed-${i}`);
+        ws.send(JSON.stringify({ type: 'message', id: `seed-${run}-${i}`, receiver, content: texts[i] }));
+        const a = await next((f) => f.reply_to === `seed-${run}-${i}`);
         if (a.type !== 'ack') throw new Error(`send ${i}: ${JSON.stringify(a)}`);
         acks.push({ id: a.id, seq: a.seq });
       }
