@@ -171,7 +171,7 @@ mod tests {
         }
         for file in &files {
             assert!(
-                ASSETS.iter().any(|a| &a.file == file),
+                ASSETS.iter().any(|a| a.file == file.as_str()),
                 "web/{file} is not in ASSETS"
             );
         }
