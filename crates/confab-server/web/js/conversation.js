@@ -83,6 +83,11 @@ function fillArticle(a, c, m, cont) {
   }
   if (m.attachment && !m.deleted) parts.push(attachmentNode(m.attachment));
   if (m.location && !m.deleted) parts.push(locationNode(m.location));
+  if (own) {
+    const [st, n] = statusOf(c, m);
+    const label = c.kind === 'room' && st === 'read' ? t('status_read_by', { count: n }) : t(`status_${st}`);
+    parts.push(h('span', { 'data-testid': 'status', 'data-status': st, class: 'status small muted' }, label));
+  }
   const content = h('div', { 'data-testid': 'content', class: 'content', dir: 'auto' });
   if (!m.deleted && m.content) content.append(linkify(m.content));
   parts.push(content);
@@ -95,11 +100,6 @@ function fillArticle(a, c, m, cont) {
       'aria-label': t('reaction_label', { emoji: r.emoji, count: r.count }),
       tabindex: '-1', onclick: () => react(m, r.emoji),
     }, `${r.emoji} ${r.count}`))));
-  }
-  if (own) {
-    const [st, n] = statusOf(c, m);
-    const label = c.kind === 'room' && st === 'read' ? t('status_read_by', { count: n }) : t(`status_${st}`);
-    parts.push(h('span', { 'data-testid': 'status', 'data-status': st, class: 'status small muted' }, label));
   }
   if (!m.pending) {
     parts.push(h('button', {
