@@ -40,7 +40,7 @@ for (const scheme of ['light', 'dark']) {
       await assertClean(page, 'conversation');
       if (size === 'desktop') {
         for (const name of ['New room', 'Join room', 'New message', 'Invitations']) {
-          const button = page.getByRole('button', { name, exact: true });
+          const button = page.getByRole('button', { name: new RegExp(`^${name}\\b`) }).first();
           await button.click();
           const dialog = page.getByRole('dialog');
           await dialog.waitFor();
