@@ -83,3 +83,37 @@ test('log in, open a conversation, send, edit with Up, all by keyboard', async (
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+test('arrow keys move between conversations and between messages; Enter opens the actions', async () => {
+  const { context, page } = await newUserPage(browser);
+  const { loginUI, openConversation, send, registerRest: reg, rest } = await import('../lib/harness.mjs');
+  await loginUI(page, server.url, A);
+  // A second conversation: a room of our own.
+  const token = await (await fetch(`${server.url}/api/v1/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: A, password: PASSWORD }),
+  })).json().then((j) => j.token);
+  await rest(server.url, token, 'POST', '/api/v1/rooms', { room: 'second' });
+  void reg;
+  await page.locator('nav [data-receiver="#second"]').waitFor({ timeout: 10000 }).catch(async () => {
+    await page.reload();
+    await page.locator('nav [data-receiver="#second"]').waitFor();
+  });
+  const receivers = await page.locator('nav [data-receiver]').evaluateAll((els) => els.map((e) => e.dataset.receiver));
+  assert.ok(receivers.length >= 2);
+  await page.locator(`nav [data-receiver="${receivers[0]}"]`).focus();
+  await page.keyboard.press('ArrowDown');
+  assert.equal((await focused(page)).receiver, receivers[1], 'ArrowDown: the next conversation');
+  await page.keyboard.press('ArrowUp');
+  assert.equal((await focused(page)).receiver, receivers[0], 'ArrowUp: back');
+  await openConversation(page, '#general');
+  for (const t of ['first of two', 'second of two']) await send(page, t);
+  await messageByText(page, 'second of two').locator('[data-testid=status]:not([data-status="sending"])').waitFor();
+  await messageByText(page, 'second of two').focus();
+  await page.keyboard.press('ArrowUp');
+  const text = await page.evaluate(() => document.activeElement.closest('article')?.querySelector('[data-testid=content]')?.textContent);
+  assert.equal(text, 'first of two', 'ArrowUp: the previous message');
+  await page.keyboard.press('Enter');
+  await page.getByRole('menuitem', { name: 'Reply' }).waitFor();
+  await page.keyboard.press('Escape');
+  await context.close();
+});
