@@ -13,6 +13,7 @@ import { initComposer, switchDraft } from './composer.js';
 import * as dialogs from './dialogs.js';
 
 const THEMES = ['system', 'light', 'dark'];
+const phone = () => matchMedia('(max-width: 700px)').matches;
 
 function applyTheme() {
   const th = localStorage.getItem('confab.theme') || 'system';
@@ -53,7 +54,9 @@ function openConversation(r) {
   renderAll();
   if (r) localStorage.setItem('confab.current', r); else localStorage.removeItem('confab.current');
   if (!r) return;
-  history.replaceState(null, '', '/');
+  // On a phone the conversation is its own view: the browser's back button returns to the list.
+  if (!prev && phone()) history.pushState({ conv: r }, '', '/');
+  else history.replaceState(history.state, '', '/');
   const c = conv(r);
   conn.loadConversation(c);
   setTimeout(() => $('composer-input').focus(), 0);
@@ -155,11 +158,13 @@ async function boot() {
   $('invitations-btn').addEventListener('click', () => dialogs.invitations());
   $('invite-btn').addEventListener('click', () => dialogs.invitePeople(state.current));
   $('leave-btn').addEventListener('click', () => dialogs.leaveRoom(state.current).catch((e) => toast(e.message)));
-  $('back-btn').addEventListener('click', () => {
+  const backToList = () => {
     const r = state.current;
     openConversation(null);
     document.querySelector(`#conv-list button[data-receiver="${CSS.escape(r || '')}"]`)?.focus();
-  });
+  };
+  $('back-btn').addEventListener('click', () => { if (history.state?.conv) history.back(); else backToList(); });
+  addEventListener('popstate', () => { if (state.current && phone()) backToList(); });
   document.addEventListener('keydown', (e) => {
     if (document.body.dataset.screen !== 'app' || !e.altKey || !['ArrowUp', 'ArrowDown'].includes(e.key)) return;
     const list = [...document.querySelectorAll('#conv-list button[data-receiver]')].map((b) => b.dataset.receiver);
