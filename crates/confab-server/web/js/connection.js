@@ -11,6 +11,7 @@ let pingTimer = null;
 let stopped = true;
 let synced = false;
 let counter = 0;
+export let retryAt = 0;
 const waiting = new Map();
 
 export const isSynced = () => synced && ws && ws.readyState === WebSocket.OPEN;
@@ -100,7 +101,9 @@ function scheduleRetry() {
   const base = Math.min(30000, 500 * 2 ** attempt);
   const delay = base / 2 + Math.random() * base / 2;
   attempt++;
+  retryAt = Date.now() + delay;
   setState(navigator.onLine === false ? 'offline' : 'reconnecting');
+  emit('retry');
   retryTimer = setTimeout(connect, delay);
 }
 

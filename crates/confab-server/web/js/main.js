@@ -21,10 +21,16 @@ function applyTheme() {
   $('theme-btn').textContent = `${t('theme')}: ${t(`theme_${th}`)}`;
 }
 
+let tick = null;
 function showConnection() {
   const el = $('connection');
   el.dataset.state = state.connection;
+  const wait = Math.ceil((conn.retryAt - Date.now()) / 1000);
   el.querySelector('.conn-text').textContent = t(`conn_${state.connection}`);
+  // The countdown is for the eyes only: the status region is not re-announced every second.
+  el.querySelector('.conn-wait').textContent = state.connection === 'reconnecting' && wait >= 1 ? ` ${t('conn_retry_in', { s: wait })}` : '';
+  clearTimeout(tick);
+  if (state.connection === 'reconnecting' && wait >= 1) tick = setTimeout(showConnection, 1000);
 }
 
 let pending = new Set();
@@ -185,6 +191,7 @@ async function boot() {
   on('current', () => openConversation(state.current));
   on('invitations', () => schedule('sidebar'));
   on('connection', showConnection);
+  on('retry', showConnection);
   on('toast', (text) => toast(text));
   on('revoked', () => logout(false));
   on('synced', () => {
