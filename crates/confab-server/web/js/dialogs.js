@@ -178,3 +178,28 @@ export async function leaveRoom(room) {
   if (state.current === room) openConv(null);
 }
 
+
+// Search the messages you can see (all conversations, or the open one); pieces are text.
+export function search(current) {
+  const q = field(t('search_query'), { type: 'search', autocomplete: 'off', maxlength: 256 });
+  const only = current ? checkbox(t('search_only', { name: current })) : null;
+  const list = h('ul', { class: 'pick-list results', 'aria-live': 'polite' });
+  const run = async () => {
+    const query = q.input.value.trim();
+    if (!query) return false;
+    const frame = { type: 'search', query, limit: 20 };
+    if (only?.input.checked) frame.receiver = current;
+    const r = await conn.request(frame);
+    list.replaceChildren(...r.results.map((res) => {
+      const m = res.message;
+      const where = m.receiver.startsWith('#') ? m.receiver : m.sender === state.me ? m.receiver : m.sender;
+      const text = h('span', { dir: 'auto' }, res.highlight.map((p) => (p.match ? h('mark', {}, p.text) : p.text)));
+      return h('li', {}, h('button', {
+        type: 'button', class: 'btn pick', onclick: () => { $('dialog').close(); openConv(where); },
+      }, h('span', {}, h('strong', {}, `${where} · ${m.sender}: `), text)));
+    }));
+    if (!r.results.length) list.append(h('li', { class: 'muted' }, t('search_none')));
+    return false;
+  };
+  openDialog(t('search'), [q.node, ...(only ? [only.node] : []), list], [{ label: t('search'), primary: true, run }]);
+}

@@ -163,6 +163,7 @@ async function boot() {
   $('new-dm-btn').addEventListener('click', () => dialogs.newMessage());
   $('invitations-btn').addEventListener('click', () => dialogs.invitations());
   $('invite-btn').addEventListener('click', () => dialogs.invitePeople(state.current));
+  $('search-btn').addEventListener('click', () => dialogs.search(state.current));
   $('leave-btn').addEventListener('click', () => dialogs.leaveRoom(state.current).catch((e) => toast(e.message)));
   const backToList = () => {
     const r = state.current;
