@@ -94,6 +94,8 @@ test('a DM from the contact list, with an unread badge, title count and presence
   const entry = sidebar(bob.page).locator(`[data-receiver="${A}"]`);
   await entry.waitFor();
   await entry.locator('[data-testid="unread"]', { hasText: '1' }).waitFor();
+  // Bob got it but has not opened it: delivered, not read.
+  await messageByText(alice.page, 'a private hello').locator('[data-testid="status"][data-status="delivered"]').waitFor({ timeout: 15000 });
   await bob.page.waitForFunction(() => /^\(\d+\) confab/.test(document.title));
   assert.match(await bob.page.title(), /^\(1\) confab/);
   // Both are online: each one's dot for the other says so.

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startServer, launchBrowser, newUserPage, username, registerRest, loginUI, openConversation,
-  send, messageByText, messageLog,
+  send, messageByText, messageLog, makePng,
 } from '../lib/harness.mjs';
 
 let server;
@@ -89,6 +89,28 @@ test('an audio file plays in an audio player and a plain file is a download link
   const href = await file.getAttribute('href');
   const body = await bob.page.evaluate(async (u) => (await fetch(u)).text(), href);
   assert.equal(body, 'plain notes\n', 'the link downloads the file');
+});
+
+test('files dropped on the conversation or pasted into the composer are sent', async () => {
+  const png = makePng(40, 30, [200, 60, 60]).toString('base64');
+  const drop = async (page, how, name) => page.evaluate(async ({ png, how, name }) => {
+    const bytes = Uint8Array.from(atob(png), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type: 'image/png' }));
+    if (how === 'drop') {
+      const target = document.querySelector('[role=log]');
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+      }
+    } else {
+      document.querySelector('textarea').dispatchEvent(new ClipboardEvent('paste', { bubbles: true, cancelable: true, clipboardData: dt }));
+    }
+  }, { png, how, name });
+  const before = await messageLog(bob.page).locator('img[data-testid=thumbnail]').count();
+  await drop(alice.page, 'drop', 'dropped.png');
+  await bob.page.waitForFunction((n) => document.querySelectorAll('[role=log] img[data-testid=thumbnail]').length >= n + 1, before, { timeout: 15000 });
+  await drop(alice.page, 'paste', 'pasted.png');
+  await bob.page.waitForFunction((n) => document.querySelectorAll('[role=log] img[data-testid=thumbnail]').length >= n + 2, before, { timeout: 15000 });
 });
 
 test('sharing a location shows coordinates with a map link in the other browser', async () => {
