@@ -60,7 +60,21 @@ test('log in, log out: the token is revoked and a reload shows the login screen'
   const name = username('lo');
   await registerRest(server.url, name);
   const { context, page } = await newUserPage(browser);
+  // The token the app gets (over REST /login or in ready.token on the socket), to check it is revoked.
+  let token = null;
+  page.on('response', async (r) => {
+    if (r.url().endsWith('/api/v1/login') && r.status() === 200) token = (await r.json().catch(() => ({}))).token ?? token;
+  });
+  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+    try {
+      const f = JSON.parse(payload);
+      if (f.type === 'ready' && f.token) token = f.token;
+    } catch { /* not JSON */ }
+  }));
   await loginUI(page, server.url, name);
+  assert.match(token ?? '', /^[0-9a-f]{64}$/, 'the app logged in and got a token');
+  const before = await fetch(`${server.url}/api/v1/profile`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(before.status, 200);
   const logout = page.getByRole('button', { name: 'Log out' });
   if (!(await logout.isVisible())) {
     // The button may live in a settings panel or menu.
@@ -69,6 +83,8 @@ test('log in, log out: the token is revoked and a reload shows the login screen'
   }
   await logout.click();
   await page.locator('body[data-screen="login"]').waitFor();
+  const revoked = await fetch(`${server.url}/api/v1/profile`, { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(revoked.status, 401, 'the token is revoked');
   await page.reload();
   await page.locator('body[data-screen="login"]').waitFor();
   await context.close();
