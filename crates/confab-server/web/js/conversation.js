@@ -16,7 +16,7 @@ let roving = null;
 export function initConversation() {
   const log = $('messages');
   log.addEventListener('scroll', () => {
-    if (log.scrollTop < 150 && shown) conn.loadOlder(conv(shown));
+    if (log.scrollTop < 150 && shown && log.scrollHeight > log.clientHeight + 10) conn.loadOlder(conv(shown));
   });
   log.addEventListener('keydown', onLogKey);
   log.addEventListener('focusin', (e) => {
@@ -174,7 +174,8 @@ export function renderMessages(mode) {
   if (!roving || !roving.isConnected) setRoving(arts[arts.length - 1] || null);
   if (mode === 'older') log.scrollTop = log.scrollHeight - fromBottom;
   else if (atBottom) log.scrollTop = log.scrollHeight;
-  if (log.scrollHeight <= log.clientHeight + 10 && c.hasMore && c.loaded) conn.loadOlder(c);
+  // Not enough to scroll: fetch older pages until there is (only when laid out and shown).
+  if (log.clientHeight > 100 && log.scrollHeight <= log.clientHeight + 10 && c.hasMore && c.loaded) conn.loadOlder(c);
   if (document.visibilityState === 'visible') conn.markRead(c);
 }
 
