@@ -188,17 +188,23 @@ test('scrolling up loads older history, in order and without duplicates', async 
   const texts = Array.from({ length: 150 }, (_, i) => `history ${String(i + 1).padStart(3, '0')}`);
   // Alice's messages, sent from a socket of her own (so the UI under test is Bob's).
   await sendOverSocket(alice.page, tokenA, room, texts);
-  await openConversation(bob.page, room);
-  await messageByText(bob.page, 'history 150').waitFor();
-  const log = messageLog(bob.page);
+  // Bob on a new device: nothing cached, so the conversation comes from history pages.
+  const fresh = await newUserPage(browser);
+  const page = fresh.page;
+  await loginUI(page, server.url, B);
+  await openConversation(page, room);
+  await messageByText(page, 'history 150').waitFor();
+  const log = messageLog(page);
+  const first = await log.locator('[data-testid=content]').evaluateAll((cs) => cs.filter((c) => c.textContent.startsWith('history ')).length);
+  assert.ok(first < texts.length, `the first page holds only the latest messages (${first})`);
   const deadline = Date.now() + 30000;
-  while (!(await messageByText(bob.page, 'history 001').count())) {
+  while (!(await messageByText(page, 'history 001').count())) {
     assert.ok(Date.now() < deadline, 'reached the oldest message');
     await log.evaluate((el) => {
       el.scrollTop = 0;
       el.dispatchEvent(new Event('scroll'));
     });
-    await bob.page.waitForTimeout(200);
+    await page.waitForTimeout(200);
   }
   const rows = await log.locator('article').evaluateAll((as) => as.map((a) => ({ id: a.dataset.id, seq: Number(a.dataset.seq) })));
   const ids = rows.map((r) => r.id);
@@ -207,4 +213,6 @@ test('scrolling up loads older history, in order and without duplicates', async 
   assert.deepEqual([...seqs].sort((x, y) => x - y), seqs, 'in seq order');
   const found = await log.locator('[data-testid=content]').evaluateAll((cs) => cs.map((c) => c.textContent).filter((t) => t.startsWith('history ')));
   assert.deepEqual(found, texts, 'every message once, in order');
+  assert.deepEqual(page.problems, []);
+  await fresh.context.close();
 });
