@@ -53,6 +53,56 @@ test('switching the language changes the UI strings, lang and dir, and survives 
   await context.close();
 });
 
+/** Visible text and labels of the page that are exactly an English string of the UI. */
+async function englishLeft(page, lang) {
+  return page.evaluate(async (lang) => {
+    const en = await (await fetch('/i18n/en.json')).json();
+    const other = await (await fetch(`/i18n/${lang}.json`)).json();
+    // English strings without placeholders that the other language translates differently.
+    const english = new Set(Object.keys(en).filter((k) => !/[{}]/.test(en[k]) && other[k] !== en[k]).map((k) => en[k].trim()));
+    const left = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const el = n.parentElement;
+      if (!el || el.closest('[data-testid=content], [data-receiver] .conv-name, script, style, option')) continue;
+      if (!el.checkVisibility?.() && !el.closest('.sr-only')) continue;
+      const t = n.textContent.trim();
+      if (english.has(t)) left.push(`text "${t}" in <${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}>`);
+    }
+    for (const el of document.querySelectorAll('[aria-label], [placeholder], [title]')) {
+      for (const a of ['aria-label', 'placeholder', 'title']) {
+        const v = el.getAttribute(a)?.trim();
+        if (v && english.has(v)) left.push(`${a} "${v}" on <${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''}>`);
+      }
+    }
+    return left;
+  }, lang);
+}
+
+test('no English UI string is left on the main screens in Spanish and Hindi', async () => {
+  const { context, page } = await newUserPage(browser);
+  await page.goto(server.url + '/');
+  await page.locator('body[data-screen="login"]').waitFor();
+  for (const lang of ['es', 'hi']) {
+    await languageSelect(page).selectOption(lang);
+    await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+    assert.deepEqual(await englishLeft(page, lang), [], `login screen in ${lang}`);
+  }
+  await languageSelect(page).selectOption('en');
+  await loginUI(page, server.url, A);
+  await openConversation(page, '#general');
+  await send(page, 'a message to translate around');
+  await messageByText(page, 'a message to translate around').locator('[data-testid=status]:not([data-status="sending"])').waitFor();
+  for (const lang of ['es', 'hi']) {
+    await languageSelect(page).selectOption(lang);
+    await page.waitForFunction((l) => document.documentElement.lang === l, lang);
+    await page.waitForTimeout(200);
+    assert.deepEqual(await englishLeft(page, lang), [], `conversation in ${lang}`);
+  }
+  await languageSelect(page).selectOption('en');
+  await context.close();
+});
+
 test("the browser's language is picked on first load", async () => {
   const { context, page } = await newUserPage(browser, { locale: 'es-ES' });
   await page.goto(server.url + '/');
