@@ -55,6 +55,27 @@ for (const scheme of ['light', 'dark']) {
   }
 }
 
+const luminance = (page) => page.evaluate(() => {
+  const rgb = (c) => c.match(/\d+(\.\d+)?/g).slice(0, 3).map(Number);
+  const l = ([r, g, b]) => 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  const s = getComputedStyle(document.body);
+  const opaque = (c) => !/rgba\(.*,\s*0\)$/.test(c) && c !== 'transparent';
+  const bg = opaque(s.backgroundColor) ? s.backgroundColor : getComputedStyle(document.documentElement).backgroundColor;
+  return { bg: l(rgb(bg)), fg: l(rgb(s.color)) };
+});
+
+test('with no choice made, the theme follows the system setting', async () => {
+  for (const scheme of ['light', 'dark']) {
+    const { context, page } = await newUserPage(browser, { colorScheme: scheme });
+    await page.goto(server.url + '/');
+    await page.locator('body[data-screen="login"]').waitFor();
+    assert.equal(await page.locator('html').getAttribute('data-theme'), 'system');
+    const { bg, fg } = await luminance(page);
+    assert.ok(scheme === 'dark' ? bg < fg : bg > fg, `${scheme}: background ${bg}, text ${fg}`);
+    await context.close();
+  }
+});
+
 test('the theme button cycles system, light and dark', async () => {
   const { context, page } = await newUserPage(browser);
   await loginUI(page, server.url, A);
