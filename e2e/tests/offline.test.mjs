@@ -45,6 +45,12 @@ const notOnline = (page) =>
 test('a cut connection shows, the outbox waits, and flushes in order once when back', async () => {
   await send(alice.page, 'before the cut');
   await messageByText(bob.page, 'before the cut').waitFor();
+  // Every state the indicator shows from now on.
+  await alice.page.evaluate(() => {
+    const el = document.querySelector('[data-testid=connection]');
+    window.__states = [];
+    new MutationObserver(() => window.__states.push(el.dataset.state)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+  });
   await proxy.cut();
   await notOnline(alice.page);
   const state = await alice.page.locator('[data-testid="connection"]').getAttribute('data-state');
@@ -60,6 +66,9 @@ test('a cut connection shows, the outbox waits, and flushes in order once when b
   await sendOverSocket(bob.page, tokenB, '#general', ['while you were away']);
   await proxy.restore();
   await waitOnline(alice.page, 30000);
+  const states = await alice.page.evaluate(() => window.__states);
+  assert.ok(states.includes('reconnecting'), `shown as reconnecting while cut (states: ${states})`);
+  assert.equal(states.at(-1), 'online');
   await messageByText(bob.page, 'outbox three').waitFor({ timeout: 15000 });
   await messageByText(alice.page, 'while you were away').waitFor({ timeout: 15000 });
   await alice.page.waitForFunction(() => !document.querySelector('[role=log] article[data-pending="true"]'), null, { timeout: 15000 });
