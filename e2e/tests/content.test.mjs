@@ -113,6 +113,42 @@ test('files dropped on the conversation or pasted into the composer are sent', a
   await bob.page.waitForFunction((n) => document.querySelectorAll('[role=log] img[data-testid=thumbnail]').length >= n + 2, before, { timeout: 15000 });
 });
 
+test('a video plays in a video player in the other browser', async () => {
+  // A short WebM recorded by Chromium itself from a canvas, put into the file picker.
+  await alice.page.evaluate(async () => {
+    const canvas = document.createElement('canvas');
+    canvas.width = 64;
+    canvas.height = 48;
+    const g = canvas.getContext('2d');
+    const stream = canvas.captureStream(10);
+    const rec = new MediaRecorder(stream, { mimeType: 'video/webm' });
+    const chunks = [];
+    rec.ondataavailable = (e) => chunks.push(e.data);
+    const done = new Promise((r) => { rec.onstop = r; });
+    rec.start();
+    for (let i = 0; i < 6; i++) {
+      g.fillStyle = `hsl(${i * 60}, 70%, 50%)`;
+      g.fillRect(0, 0, 64, 48);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    rec.stop();
+    await done;
+    const file = new File(chunks, 'clip.webm', { type: 'video/webm' });
+    const input = document.querySelector('input[type=file]');
+    const dt = new DataTransfer();
+    dt.items.add(file);
+    input.files = dt.files;
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  });
+  const video = messageLog(bob.page).locator('video[controls]').last();
+  await video.waitFor({ state: 'attached', timeout: 15000 });
+  assert.ok(await video.getAttribute('src'), 'the video has a source');
+  await bob.page.waitForFunction(() => {
+    const vs = document.querySelectorAll('[role=log] video');
+    return vs[vs.length - 1].readyState >= 1;
+  }, null, { timeout: 10000 });
+});
+
 test('sharing a location shows coordinates with a map link in the other browser', async () => {
   await alice.page.getByRole('button', { name: 'Share location' }).click();
   const loc = messageLog(bob.page).locator('[data-testid=location]').last();
