@@ -2,7 +2,7 @@
 // time (each file starts its own confab server and Chromium). Arguments filter the files by
 // name: `node run.mjs chat` runs tests/chat.test.mjs only. Bounded: each test has a timeout, and
 // the whole run is killed after E2E_DEADLINE_SECS (default 600).
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,14 @@ if (files.length === 0) {
   process.exit(2);
 }
 // Fail early and clearly when a prerequisite is missing.
-console.log(`e2e: confab ${confabBinary()}, chromium ${chromiumPath()}`);
+const version = (bin, ...args) => {
+  try {
+    return execFileSync(bin, [...args, '--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    return 'unknown version';
+  }
+};
+console.log(`e2e: ${confabBinary()} (${version(confabBinary())}), ${chromiumPath()} (${version(chromiumPath())})`);
 console.log(`e2e: client ${process.env.CONFAB_WEB_DIR ? 'from ' + process.env.CONFAB_WEB_DIR : 'embedded in the binary'}`);
 
 const child = spawn(
