@@ -32,6 +32,9 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Storage tuning.
     pub store: StoreTuning,
+    /// Serve the web client from this directory instead of the copy built into the binary
+    /// (for working on the client). Off unless set.
+    pub web_dir: Option<PathBuf>,
     /// Uploads: sizes, thumbnails, rates and garbage collection.
     pub attachments: AttachmentLimits,
     /// Contacts, invitations and invite links.
@@ -55,6 +58,7 @@ impl Default for Config {
             session: SessionLimits::default(),
             allowed_origins: Vec::new(),
             store: StoreTuning::default(),
+            web_dir: None,
             attachments: AttachmentLimits::default(),
             social: SocialLimits::default(),
             rooms: RoomLimits::default(),

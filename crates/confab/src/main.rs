@@ -66,6 +66,9 @@ struct ServeArgs {
     /// Serve the test-only WebSocket echo on /conformance/echo (for conformance suites)
     #[arg(long)]
     conformance_echo: bool,
+    /// Serve the web client from this directory instead of the built-in copy (development)
+    #[arg(long, env = "CONFAB_WEB_DIR")]
+    web_dir: Option<PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,6 +112,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if let Some(dir) = args.web_dir {
+        config.web_dir = Some(dir);
     }
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -13,6 +13,7 @@ mod openapi;
 mod rooms;
 mod routes;
 mod social;
+pub mod web;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         routes = routes.merge(gateway::conformance::router());
     }
     routes
+        .fallback(web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
