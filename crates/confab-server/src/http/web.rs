@@ -3,7 +3,8 @@
 //! without rebuilding). Every page and asset gets the security headers: a strict
 //! Content-Security-Policy (scripts, styles and connections only from this server; no inline
 //! code, no frames), `nosniff`, no referrer, and no framing. Assets are revalidated by ETag, so
-//! a new binary's client is picked up at once while an unchanged one costs a 304.
+//! a new binary's client is picked up at once while an unchanged one costs a 304. Text is
+//! sent gzip-compressed to browsers that take it.
 //!
 //! This is the router's fallback, outside the recorded API routes: a path that is neither an
 //! asset nor a client route (`/invite/<code>`) gets the same bare 404 as before.
@@ -103,7 +104,14 @@ async fn read_from(dir: &Path, file: &str) -> Option<Vec<u8>> {
 }
 
 fn respond(mime: &'static str, body: Vec<u8>, request: &HeaderMap) -> Response {
-    let etag = format!("\"{}\"", hex(&Sha256::digest(&body)[..12]));
+    // Text compresses to about a third; pictures are compressed already.
+    let gzip = accepts_gzip(request) && !mime.starts_with("image/png") && body.len() > 1024;
+    let digest = hex(&Sha256::digest(&body)[..12]);
+    let etag = if gzip {
+        format!("\"{digest}-gz\"")
+    } else {
+        format!("\"{digest}\"")
+    };
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -111,10 +119,13 @@ fn respond(mime: &'static str, body: Vec<u8>, request: &HeaderMap) -> Response {
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
+        let body = if gzip { compress(&body) } else { body };
         let mut response = Response::new(Body::from(body));
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+        if gzip {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
         response
     };
     let headers = response.headers_mut();
@@ -123,8 +134,33 @@ fn respond(mime: &'static str, body: Vec<u8>, request: &HeaderMap) -> Response {
         HeaderValue::from_str(&etag).expect("hex is a valid header"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     security_headers(headers);
     response
+}
+
+/// Whether the request takes gzip (`Accept-Encoding: gzip`, not with `q=0`).
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| p.replace(' ', "") == "q=0" || p == "q=0.0");
+            name.eq_ignore_ascii_case("gzip") && !refused
+        })
+}
+
+fn compress(body: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .expect("compressing into memory cannot fail")
 }
 
 /// The headers every page and asset of the client carries.
@@ -179,6 +215,33 @@ mod tests {
         paths.sort_unstable();
         paths.dedup();
         assert_eq!(paths.len(), ASSETS.len(), "two assets share a path");
+    }
+
+    #[test]
+    fn gzip_is_used_when_accepted_and_not_refused() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).unwrap(),
+            );
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate, br"));
+        assert!(with("br;q=1.0, gzip;q=0.8"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("br"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
+        let text = "confab ".repeat(500);
+        let packed = compress(text.as_bytes());
+        assert!(packed.len() < text.len() / 10);
+        let mut unpacked = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&packed[..]),
+            &mut unpacked,
+        )
+        .unwrap();
+        assert_eq!(unpacked, text);
     }
 
     #[test]
