@@ -69,6 +69,15 @@ struct ServeArgs {
     /// Serve the web client from this directory instead of the built-in copy (development)
     #[arg(long, env = "CONFAB_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// Log lines as human-readable text, or as one JSON object per line for log shippers
+    #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -79,7 +88,10 @@ fn main() -> anyhow::Result<()> {
         tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
     });
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
-    if serving {
+    let json = matches!(&cli.command, Command::Serve(args) if args.log_format == LogFormat::Json);
+    if json {
+        logs.json().with_current_span(false).init();
+    } else if serving {
         logs.with_ansi(std::io::stdout().is_terminal()).init();
     } else {
         logs.with_writer(std::io::stderr)
