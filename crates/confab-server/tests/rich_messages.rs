@@ -68,6 +68,37 @@ async fn replies_edits_reactions_and_deletes_reach_everyone_live() {
     )
     .await;
     assert_eq!(refused["code"], "forbidden", "{refused}");
+    // Bad edits change nothing: empty or oversized content, a malformed or unknown id.
+    for (frame, code) in [
+        (
+            json!({"type": "edit", "message": id, "content": "  "}),
+            "bad_request",
+        ),
+        (
+            json!({"type": "edit", "message": id, "content": "x".repeat(4097)}),
+            "too_large",
+        ),
+        (
+            json!({"type": "edit", "message": "not an id!", "content": "x"}),
+            "bad_request",
+        ),
+        (
+            json!({"type": "edit", "message": "01J0000000000000000000000A", "content": "x"}),
+            "not_found",
+        ),
+        (json!({"type": "delete", "message": ""}), "bad_request"),
+        (
+            json!({"type": "react", "message": "01J0000000000000000000000A", "emoji": "👍"}),
+            "not_found",
+        ),
+        (
+            json!({"type": "search", "query": "lunch", "before": "no such/id"}),
+            "bad_request",
+        ),
+    ] {
+        let answer = ask(&mut alice, frame.clone()).await;
+        assert_eq!(answer["code"], code, "{frame} -> {answer}");
+    }
 
     // Reactions toggle per user, with counts.
     let react = json!({"type": "react", "message": id, "emoji": "👍"});
