@@ -32,11 +32,14 @@ pub enum ErrorCode {
     Muted,
     /// The room's password is missing or wrong.
     WrongPassword,
+    /// The server cannot store anything right now (its disk is full, its database cannot be
+    /// reached). Nothing was stored; retry the same frame (with the same `id`) later.
+    Unavailable,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::Forbidden,
@@ -49,6 +52,7 @@ impl ErrorCode {
         Self::Banned,
         Self::Muted,
         Self::WrongPassword,
+        Self::Unavailable,
     ];
 
     /// The code as it appears on the wire.
@@ -66,6 +70,7 @@ impl ErrorCode {
             Self::Banned => "banned",
             Self::Muted => "muted",
             Self::WrongPassword => "wrong_password",
+            Self::Unavailable => "unavailable",
         }
     }
 }

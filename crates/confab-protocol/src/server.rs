@@ -283,6 +283,80 @@ impl ServerFrame {
         })
     }
 
+    /// Every frame `type` the server sends.
+    pub const KINDS: [&'static str; 27] = [
+        "ready",
+        "ack",
+        "error",
+        "message",
+        "history",
+        "typing",
+        "presence",
+        "membership",
+        "rooms",
+        "members",
+        "update",
+        "receipt",
+        "receipts",
+        "chats",
+        "search_results",
+        "room_info",
+        "room_event",
+        "pong",
+        "close",
+        "profile",
+        "contacts",
+        "invitation",
+        "invitations",
+        "invitation_answered",
+        "invite_link",
+        "invite_links",
+        "invite_info",
+    ];
+
+    /// The `type` of a frame already serialized by [`ServerFrame::to_json`] (which writes it
+    /// first), without parsing the rest; `other` for anything else.
+    pub fn kind_of_json(json: &[u8]) -> &'static str {
+        json.strip_prefix(br#"{"type":""#)
+            .and_then(|rest| rest.iter().position(|&b| b == b'"').map(|end| &rest[..end]))
+            .and_then(|kind| Self::KINDS.iter().find(|k| k.as_bytes() == kind))
+            .copied()
+            .unwrap_or("other")
+    }
+
+    /// The frame's `type` as it appears on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Ready(_) => "ready",
+            Self::Ack(_) => "ack",
+            Self::Error(_) => "error",
+            Self::Message(_) => "message",
+            Self::History(_) => "history",
+            Self::Typing(_) => "typing",
+            Self::Presence(_) => "presence",
+            Self::Membership(_) => "membership",
+            Self::Rooms(_) => "rooms",
+            Self::Members(_) => "members",
+            Self::Update(_) => "update",
+            Self::Receipt(_) => "receipt",
+            Self::Receipts(_) => "receipts",
+            Self::Chats(_) => "chats",
+            Self::SearchResults(_) => "search_results",
+            Self::RoomInfo(_) => "room_info",
+            Self::RoomEvent(_) => "room_event",
+            Self::Pong { .. } => "pong",
+            Self::Close { .. } => "close",
+            Self::Profile(_) => "profile",
+            Self::Contacts(_) => "contacts",
+            Self::Invitation(_) => "invitation",
+            Self::Invitations(_) => "invitations",
+            Self::InvitationAnswered(_) => "invitation_answered",
+            Self::InviteLink(_) => "invite_link",
+            Self::InviteLinks(_) => "invite_links",
+            Self::InviteInfo(_) => "invite_info",
+        }
+    }
+
     /// The frame as JSON text.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("server frames always serialize")
@@ -292,6 +366,27 @@ impl ServerFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_is_the_wire_type() {
+        let frames = [
+            ServerFrame::error(ErrorCode::Internal, "x", None),
+            ServerFrame::Pong { reply_to: None },
+            ServerFrame::Close {
+                code: 1000,
+                reason: String::new(),
+            },
+        ];
+        for frame in frames {
+            let text = frame.to_json();
+            let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(json["type"], frame.kind());
+            assert_eq!(ServerFrame::kind_of_json(text.as_bytes()), frame.kind());
+            assert!(ServerFrame::KINDS.contains(&frame.kind()));
+        }
+        assert_eq!(ServerFrame::kind_of_json(b"{\"type\":\"nope\"}"), "other");
+        assert_eq!(ServerFrame::kind_of_json(b"[]"), "other");
+    }
 
     #[test]
     fn message_has_the_design_document_shape() {

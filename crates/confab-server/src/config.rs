@@ -41,6 +41,9 @@ pub struct Config {
     pub social: SocialLimits,
     /// Rooms: mutes and room passwords.
     pub rooms: RoomLimits,
+    /// A secret that lets any peer read `/metrics` with `Authorization: Bearer <it>`. Unset
+    /// (the default), `/metrics` answers only peers on a loopback address.
+    pub metrics_token: Option<String>,
     /// Serve the test-only WebSocket echo route `/conformance/echo` (for the Autobahn
     /// conformance run, `conformance/autobahn.sh`). Default `false`: the path is a 404.
     pub conformance_echo: bool,
@@ -62,6 +65,7 @@ impl Default for Config {
             attachments: AttachmentLimits::default(),
             social: SocialLimits::default(),
             rooms: RoomLimits::default(),
+            metrics_token: None,
             conformance_echo: false,
         }
     }
@@ -96,8 +100,15 @@ impl Default for RateLimits {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionLimits {
-    /// Frames queued for one session before it counts as a slow consumer. Default 1024.
+    /// Frames queued for one session at most; one more closes it as a slow consumer at once.
+    /// Default 8192.
     pub outbound_queue: usize,
+    /// Bytes queued for one session (frames plus 64 bytes each) before it counts as a slow
+    /// consumer: a queue over this for `slow_consumer_secs` closes with 4000, and one at
+    /// twice this closes at once. Default 1048576 (1 MiB).
+    pub outbound_queue_bytes: usize,
+    /// Seconds a session's queue may stay over `outbound_queue_bytes`. Default 5.
+    pub slow_consumer_secs: u64,
     /// Seconds between WebSocket pings to the peer. Default 20.
     pub ping_interval_secs: u64,
     /// Seconds without any frame from the peer (pongs count) before it is dropped. Default 60.
@@ -114,7 +125,9 @@ pub struct SessionLimits {
 impl Default for SessionLimits {
     fn default() -> Self {
         Self {
-            outbound_queue: 1024,
+            outbound_queue: 8192,
+            outbound_queue_bytes: 1024 * 1024,
+            slow_consumer_secs: 5,
             ping_interval_secs: 20,
             idle_timeout_secs: 60,
             login_timeout_secs: 10,
@@ -133,6 +146,9 @@ impl SessionLimits {
     }
     pub fn login_timeout(&self) -> Duration {
         Duration::from_secs(self.login_timeout_secs.max(1))
+    }
+    pub fn slow_consumer_grace(&self) -> Duration {
+        Duration::from_secs(self.slow_consumer_secs)
     }
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
@@ -330,8 +346,17 @@ impl Config {
         {
             return bad("rate limits must be positive numbers");
         }
-        if self.session.outbound_queue == 0 {
-            return bad("session.outbound_queue must be positive");
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|t| t.len() < 16 || t.len() > 256)
+        {
+            return bad("metrics_token must have 16 to 256 characters");
+        }
+        if self.session.outbound_queue == 0 || self.session.outbound_queue_bytes < 64 * 1024 {
+            return bad(
+                "session.outbound_queue must be positive and session.outbound_queue_bytes at least 65536 (a frame's limit)",
+            );
         }
         if self.store.max_batch == 0 || self.store.max_pending_writes == 0 {
             return bad("store.max_batch and store.max_pending_writes must be positive");
@@ -395,7 +420,9 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.limits.max_content_bytes, 100);
         assert_eq!(config.limits.max_frame_bytes, 64 * 1024);
-        assert_eq!(config.session.outbound_queue, 1024);
+        assert_eq!(config.session.outbound_queue, 8192);
+        assert_eq!(config.session.outbound_queue_bytes, 1024 * 1024);
+        assert_eq!(config.session.slow_consumer_secs, 5);
         assert_eq!(config.attachments.max_bytes, 25 * 1024 * 1024);
         config.validate().unwrap();
     }

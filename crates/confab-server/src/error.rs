@@ -35,6 +35,28 @@ impl AppError {
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::NotFound, message)
     }
+    /// Nothing could be stored now (see [`ErrorCode::Unavailable`]).
+    pub fn unavailable() -> Self {
+        Self::new(
+            ErrorCode::Unavailable,
+            "the server cannot store anything right now; nothing was stored, retry later",
+        )
+    }
+    /// A failed file operation: a full disk (or quota) or a read-only file system passes and
+    /// is `unavailable`; anything else is `internal`. The cause is logged, not shown.
+    pub fn io(what: &str, err: &std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match err.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded | ErrorKind::ReadOnlyFilesystem => {
+                tracing::warn!(%err, "{what}: no space to write");
+                Self::unavailable()
+            }
+            _ => {
+                tracing::error!(%err, "{what}");
+                Self::internal()
+            }
+        }
+    }
     pub fn internal() -> Self {
         Self::new(ErrorCode::Internal, "internal error; nothing was stored")
     }
@@ -51,6 +73,7 @@ impl AppError {
             ErrorCode::Conflict => StatusCode::CONFLICT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorCode::Gone => StatusCode::GONE,
+            ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::Banned | ErrorCode::Muted | ErrorCode::WrongPassword => {
                 StatusCode::FORBIDDEN
             }
@@ -66,6 +89,10 @@ impl From<StoreError> for AppError {
             StoreError::Gone(message) => Self::new(ErrorCode::Gone, message),
             StoreError::Forbidden(message) => Self::forbidden(message),
             StoreError::TooMany(message) => Self::new(ErrorCode::TooLarge, message),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(%cause, "store unavailable");
+                Self::unavailable()
+            }
             StoreError::Backend(cause) => {
                 tracing::error!(%cause, "store failure");
                 Self::internal()

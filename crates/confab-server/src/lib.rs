@@ -97,13 +97,15 @@ pub async fn run_with(
     let (bus, events) = LocalBus::new();
     let bus: Arc<dyn Bus> = Arc::new(bus);
     let feed_bus = bus.clone();
-    let store = SqliteStore::open(
+    let metrics = Arc::new(metrics::Metrics::new());
+    let store = SqliteStore::open_observed(
         &config.data_dir,
         config.store.max_batch,
         Box::new(move |committed| feed_bus.publish(Event::Message(Box::new(committed)))),
+        metrics.clone(),
     )?;
     let grace = config.session.shutdown_grace();
-    let hub = Hub::new(config, Arc::new(store), bus, events)
+    let hub = Hub::new(config, Arc::new(store), bus, events, metrics)
         .await
         .map_err(|e| ServeError::Start(e.to_string()))?;
     let tasks = TaskTracker::new();

@@ -195,30 +195,6 @@ async fn typing_and_presence_reach_contacts() {
 }
 
 #[tokio::test]
-async fn metrics_count_sessions_messages_and_errors() {
-    let server = TestServer::start().await;
-    let (_, mut alice) = server.user("alice").await;
-    let (_, mut bob) = server.user("bob").await;
-    alice.say("#general", "counted").await;
-    bob.recv_type("message").await;
-    assert_eq!(alice.say("#nowhere", "x").await["code"], "not_found");
-    let response = common::http_text(server.addr, "/metrics").await;
-    assert!(response.contains("confab_sessions_open 2\n"), "{response}");
-    assert!(
-        response.contains("confab_messages_committed_total 1\n"),
-        "{response}"
-    );
-    assert!(
-        response.contains("confab_deliveries_total 2\n"),
-        "{response}"
-    );
-    assert!(
-        response.contains("confab_errors_sent_total{code=\"not_found\"} 1\n"),
-        "{response}"
-    );
-}
-
-#[tokio::test]
 async fn presence_skips_rooms_over_the_configured_size_but_not_direct_contacts() {
     let server = TestServer::start_with(|c| c.session.presence_max_room = 2).await;
     let (_, mut alice) = server.user("alice").await;

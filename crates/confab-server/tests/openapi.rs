@@ -410,6 +410,7 @@ async fn answers_have_the_documented_statuses_headers_and_shapes() {
 
     // Meta.
     api.raw("GET", "/healthz", "/healthz", None, &[], b"").await;
+    api.raw("GET", "/readyz", "/readyz", None, &[], b"").await;
     api.raw("GET", "/metrics", "/metrics", None, &[], b"").await;
     let route = "/api/v1/openapi.json";
     api.raw("GET", route, route, None, &[], b"").await;

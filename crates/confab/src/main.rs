@@ -69,6 +69,10 @@ struct ServeArgs {
     /// Serve the web client from this directory instead of the built-in copy (development)
     #[arg(long, env = "CONFAB_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// Serve /metrics to any peer that sends `Authorization: Bearer <TOKEN>` (without it,
+    /// /metrics answers loopback peers only)
+    #[arg(long, env = "CONFAB_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Log lines as human-readable text, or as one JSON object per line for log shippers
     #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -127,6 +131,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.web_dir {
         config.web_dir = Some(dir);
+    }
+    if let Some(token) = args.metrics_token {
+        config.metrics_token = Some(token);
     }
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

@@ -60,6 +60,20 @@ impl Staging {
         &self.dir
     }
 
+    /// Proves the directory can take new bytes: writes, syncs and removes a one-byte file.
+    pub async fn probe(&self) -> io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let path = self.dir.join("probe.part");
+        let written = async {
+            let mut file = tokio::fs::File::create(&path).await?;
+            file.write_all(b"p").await?;
+            file.sync_all().await
+        }
+        .await;
+        let _ = tokio::fs::remove_file(&path).await;
+        written
+    }
+
     /// A new, empty staged file and its guard.
     pub async fn create(&self) -> io::Result<(Staged, tokio::fs::File)> {
         let mut random = [0u8; 12];

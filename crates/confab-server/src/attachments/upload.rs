@@ -40,8 +40,7 @@ pub fn too_large(max_bytes: u64) -> AppError {
 }
 
 fn io_failure(err: std::io::Error) -> AppError {
-    tracing::error!(%err, "cannot stage upload");
-    AppError::internal()
+    AppError::io("cannot stage upload", &err)
 }
 
 /// Streams `body` into a new staged file. Fails with `too_large` past `max_bytes`, with

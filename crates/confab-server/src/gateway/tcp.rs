@@ -57,6 +57,7 @@ pub async fn serve(
 
 async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {
     tracing::info!(%peer, "tcp connection");
+    let _counted = hub.metrics().connection("tcp");
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
     let max = hub.config().limits.max_frame_bytes;

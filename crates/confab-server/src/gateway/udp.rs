@@ -180,6 +180,7 @@ async fn run_session(
     bindings: Bindings,
     shutdown: CancellationToken,
 ) {
+    let _counted = hub.metrics().connection("udp");
     let idle = hub.config().session.idle_timeout();
     let control = session.handle.control.clone();
     let mut deadline = tokio::time::Instant::now() + idle;

@@ -100,6 +100,7 @@ pub(super) fn failure_close(err: axum::Error) -> Option<(u16, &'static str)> {
 }
 
 async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: CancellationToken) {
+    let _counted = hub.metrics().connection("ws");
     let (mut sink, mut stream) = socket.split();
     let (authed, resume) = match authed {
         Some(authed) => (authed, Resume::default()),

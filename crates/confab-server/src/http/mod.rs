@@ -15,9 +15,10 @@ mod routes;
 mod social;
 pub mod web;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Method};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
 fn all_routes(max_upload: usize) -> Routes {
     Routes::new()
         .get("/healthz", healthz)
+        .get("/readyz", readyz)
         .get("/metrics", metrics)
         .get("/ws", gateway::ws::upgrade)
         .get("/api/v1/openapi.json", openapi::document)
@@ -117,19 +119,84 @@ fn all_routes(max_upload: usize) -> Routes {
         .post("/api/v1/invites/{code}/redeem", social::redeem_invite)
 }
 
-/// `GET /healthz`.
+/// `GET /healthz`: the process is up (it says nothing about storage; see `/readyz`).
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// `GET /metrics`: the server's counters in the Prometheus text format.
+/// `GET /readyz`: 200 when the store and the upload directory can be written, else 503 with
+/// what cannot (`"status":"degraded"`).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = state.hub.readiness().await;
+    let part = |r: &Result<(), String>| match r {
+        Ok(()) => serde_json::json!("ok"),
+        Err(why) => serde_json::json!(why),
+    };
+    let body = serde_json::json!({
+        "status": if readiness.is_ready() { "ready" } else { "degraded" },
+        "store": part(&readiness.store),
+        "uploads": part(&readiness.uploads),
+    });
+    let status = if readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+/// `GET /metrics`: the server's metrics in the OpenMetrics text format, for peers on a
+/// loopback address, or for anyone with `Authorization: Bearer <metrics_token>` when one is
+/// configured (then the token is required from every peer).
 async fn metrics(
-    axum::extract::State(state): axum::extract::State<AppState>,
-) -> impl axum::response::IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    metrics_access(
+        state.hub.config().metrics_token.as_deref(),
+        peer.ip(),
+        &headers,
+    )?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.hub.metrics().render(),
     )
+        .into_response())
+}
+
+/// Who may read `/metrics`: with a token configured, whoever sends it; without, loopback peers.
+fn metrics_access(
+    token: Option<&str>,
+    peer: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> Result<(), AppError> {
+    match token {
+        Some(expected) => {
+            let given = bearer_token(headers).unwrap_or_default();
+            if !same_secret(&given, expected) {
+                return Err(AppError::unauthorized(
+                    "metrics need Authorization: Bearer <metrics_token>",
+                ));
+            }
+        }
+        None if !peer.is_loopback() => {
+            return Err(AppError::forbidden(
+                "metrics are served to loopback peers only; set metrics_token to scrape from elsewhere",
+            ));
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Compares two secrets in time independent of where they differ (by their digests).
+fn same_secret(given: &str, expected: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
 }
 
 /// The token in `Authorization: Bearer ...`, if any.
@@ -200,6 +267,7 @@ fn query_token(query: Option<&str>) -> Option<String> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use confab_protocol::ErrorCode;
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -228,6 +296,23 @@ mod tests {
             (header::HOST, "127.0.0.1:8080"),
         ]);
         assert!(check_origin(&foreign, &allowed).is_err());
+    }
+
+    #[test]
+    fn metrics_go_to_loopback_peers_or_to_the_token() {
+        let none = headers(&[]);
+        let loopback = "127.0.0.1".parse().unwrap();
+        let remote = "203.0.113.7".parse().unwrap();
+        assert!(metrics_access(None, loopback, &none).is_ok());
+        assert!(metrics_access(None, "::1".parse().unwrap(), &none).is_ok());
+        let refused = metrics_access(None, remote, &none).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::Forbidden);
+        let secret = Some("sixteen-chars-secret");
+        let with = headers(&[(header::AUTHORIZATION, "Bearer sixteen-chars-secret")]);
+        assert!(metrics_access(secret, remote, &with).is_ok());
+        // With a token, loopback peers need it too.
+        let refused = metrics_access(secret, loopback, &none).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::Unauthorized);
     }
 
     #[test]

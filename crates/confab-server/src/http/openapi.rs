@@ -259,7 +259,10 @@ mod tests {
                 );
             }
             for (status, response) in responses {
-                if status.starts_with('4') && status != "416" || status.starts_with('5') {
+                // `/readyz` answers 503 with its own report, not an error.
+                let report = path == "/readyz" && status == "503";
+                if status.starts_with('4') && status != "416" || status.starts_with('5') && !report
+                {
                     let response = match response["$ref"].as_str() {
                         Some(r) => doc.pointer(&r[1..]).unwrap(),
                         None => response,

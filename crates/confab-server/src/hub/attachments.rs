@@ -26,8 +26,7 @@ fn not_found(id: &str) -> AppError {
 }
 
 fn blob_failure(err: std::io::Error) -> AppError {
-    tracing::error!(%err, "blob store failure");
-    AppError::internal()
+    AppError::io("blob store failure", &err)
 }
 
 /// What decoding found out about an image, or why it is a plain file after all.
@@ -316,7 +315,8 @@ mod tests {
         let (bus, events) = LocalBus::new();
         let bus: Arc<dyn Bus> = Arc::new(bus);
         let store = SqliteStore::open(dir.path(), 64, Box::new(|_| {})).unwrap();
-        let hub = Hub::new(config, Arc::new(store), bus, events)
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let hub = Hub::new(config, Arc::new(store), bus, events, metrics)
             .await
             .unwrap();
         (dir, hub)

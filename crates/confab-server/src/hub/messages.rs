@@ -67,12 +67,14 @@ impl Hub {
         entry: NewEntry,
         client_id: Option<String>,
     ) -> Result<(), AppError> {
+        let started = std::time::Instant::now();
         let allowed = self
             .inner
             .sessions
             .message_bucket(session.user.id)
             .is_none_or(|bucket| bucket.lock().expect("bucket lock").try_take());
         if !allowed {
+            self.metrics().rate_limited("messages");
             return Err(AppError::new(
                 ErrorCode::RateLimited,
                 "too many messages; slow down",
@@ -106,6 +108,7 @@ impl Hub {
         tokio::spawn(async move {
             let outcome = pending.await;
             drop(permit);
+            hub.metrics().ack_latency(started.elapsed());
             let frame = match outcome {
                 Ok(Appended::New(stored)) => {
                     if reply_to.is_some() {
@@ -132,6 +135,7 @@ impl Hub {
                 },
                 Err(err) => {
                     let err = AppError::from(err);
+                    hub.metrics().error_sent(err.code);
                     ServerFrame::error(err.code, err.message, reply_to)
                 }
             };

@@ -12,12 +12,14 @@ mod chats;
 mod cursors;
 mod directory;
 mod dispatch;
+pub mod health;
 mod history;
 mod invites;
 mod messages;
 pub mod outbox;
 mod powers;
 mod profiles;
+pub mod queue;
 pub mod ratelimit;
 mod receipts;
 mod room_state;
@@ -81,7 +83,8 @@ struct Inner {
     next_session: AtomicU64,
     tasks: TaskTracker,
     stop: CancellationToken,
-    metrics: Metrics,
+    metrics: Arc<Metrics>,
+    health: health::HealthCache,
     attachments: crate::attachments::Attachments,
 }
 
@@ -146,6 +149,7 @@ impl Hub {
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         events: mpsc::UnboundedReceiver<Event>,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, AppError> {
         let general = store.room(DEFAULT_ROOM).await?;
         let mut snapshot = store.directory().await?;
@@ -183,7 +187,8 @@ impl Hub {
             next_session: AtomicU64::new(1),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
-            metrics: Metrics::default(),
+            metrics,
+            health: health::HealthCache::default(),
             attachments,
         });
         let hub = Self { inner };
@@ -241,7 +246,12 @@ impl Hub {
         let (tx, rx) = mpsc::channel(config.session.outbound_queue);
         // Bounded below the outbound queue, so pending acks can never overflow it.
         let in_flight = (config.session.outbound_queue / 4).max(1);
-        let handle = SessionHandle::new(id, authed.user.id, authed.token, tx, in_flight);
+        let queue = queue::QueueBytes::new(
+            config.session.outbound_queue_bytes,
+            config.session.slow_consumer_grace(),
+            self.metrics().queue_bytes(),
+        );
+        let handle = SessionHandle::new(id, authed.user.id, authed.token, tx, in_flight, queue);
         let rate = config.rate;
         self.inner.sessions.add(
             handle.clone(),
@@ -273,10 +283,8 @@ impl Hub {
         tracing::info!(session = id, user = %authed.user.username, catch_up = unread.len(), "session open");
         let outbox = Outbox::new(
             self.clone(),
-            authed.user.id,
+            &handle,
             rx,
-            handle.control.clone(),
-            handle.in_flight.clone(),
             Bytes::from(ready.to_json()),
             unread,
         );
@@ -338,13 +346,17 @@ impl Hub {
     /// Handles one frame from a session, as its transport decoded it. Frames that failed to
     /// decode count toward the rate limit like any other.
     pub async fn handle(&self, session: &mut Session, frame: Result<ClientFrame, FrameError>) {
-        self.metrics().frame_received();
+        self.metrics().frame_received(match &frame {
+            Ok(frame) => frame.kind(),
+            Err(_) => "invalid",
+        });
         let id = match &frame {
             Ok(frame) => frame.id().map(str::to_owned),
             Err(err) => err.reply_to.clone(),
         };
         if !session.frames.try_take() {
             self.metrics().error_sent(ErrorCode::RateLimited);
+            self.metrics().rate_limited("frames");
             session.send_error(
                 AppError::new(ErrorCode::RateLimited, "too many frames; slow down"),
                 id.as_deref(),

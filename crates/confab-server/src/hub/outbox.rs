@@ -8,9 +8,11 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use confab_protocol::ServerFrame;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::sessions::{Outbound, SessionControl};
+use super::queue::QueueBytes;
+use super::sessions::{Outbound, SessionControl, SessionHandle};
 use super::Hub;
 use crate::store::{ConvId, Unread, UserId};
 
@@ -32,6 +34,7 @@ pub struct Outbox {
     rx: mpsc::Receiver<Outbound>,
     control: Arc<SessionControl>,
     in_flight: Arc<Semaphore>,
+    queue: Arc<QueueBytes>,
     ready: Option<Bytes>,
     catch_up: VecDeque<Unread>,
     buffered: VecDeque<(ConvId, u64, Bytes)>,
@@ -39,21 +42,21 @@ pub struct Outbox {
 }
 
 impl Outbox {
+    /// The outbox of `session`, whose queue `rx` reads.
     pub(super) fn new(
         hub: Hub,
-        user: UserId,
+        session: &SessionHandle,
         rx: mpsc::Receiver<Outbound>,
-        control: Arc<SessionControl>,
-        in_flight: Arc<Semaphore>,
         ready: Bytes,
         catch_up: Vec<Unread>,
     ) -> Self {
         Self {
             hub,
-            user,
+            user: session.user,
             rx,
-            control,
-            in_flight,
+            control: session.control.clone(),
+            in_flight: session.in_flight.clone(),
+            queue: session.queue.clone(),
             ready: Some(ready),
             catch_up: catch_up.into(),
             buffered: VecDeque::new(),
@@ -140,22 +143,31 @@ impl Outbox {
             return Some(self.closing());
         }
         if let Some(ready) = self.ready.take() {
+            self.hub.metrics().frame_sent("ready");
             return Some(Next::Send(ready, None));
         }
-        self.buffered
-            .pop_front()
-            .map(|(conv, seq, frame)| Next::Send(frame, Some((conv, seq))))
+        let (conv, seq, frame) = self.buffered.pop_front()?;
+        self.hub
+            .metrics()
+            .frame_sent(ServerFrame::kind_of_json(&frame));
+        Some(Next::Send(frame, Some((conv, seq))))
     }
 
     fn accept(&mut self, item: Outbound) -> Option<Next> {
+        self.queue.remove(item.size());
+        let metrics = self.hub.metrics();
         match item {
-            Outbound::Frame(frame) => Some(Next::Send(frame, None)),
+            Outbound::Frame(frame) => {
+                metrics.frame_sent(ServerFrame::kind_of_json(&frame));
+                Some(Next::Send(frame, None))
+            }
             Outbound::Message { conv, seq, frame } => {
                 let sent = self.sent.entry(conv).or_insert(0);
                 if seq <= *sent {
                     return None;
                 }
                 *sent = seq;
+                metrics.frame_sent(ServerFrame::kind_of_json(&frame));
                 Some(Next::Send(frame, Some((conv, seq))))
             }
             Outbound::Ack { conv, seq, frame } => {
@@ -163,6 +175,7 @@ impl Outbox {
                 self.in_flight.add_permits(1);
                 let sent = self.sent.entry(conv).or_insert(0);
                 *sent = (*sent).max(seq);
+                metrics.frame_sent("ack");
                 Some(Next::Send(frame, Some((conv, seq))))
             }
             Outbound::Close { code, reason } => {

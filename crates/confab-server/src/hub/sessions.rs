@@ -1,6 +1,7 @@
 //! Who is online: every open session, by user, with its bounded outbound queue. Pushing to a
-//! session never waits: a full queue marks the session a slow consumer and closes it (it will
-//! reconnect and catch up), so one slow reader cannot hold up anyone else or grow memory.
+//! session never waits: a queue that stays over its byte bound (see [`super::queue`]) or
+//! reaches its frame bound marks the session a slow consumer and closes it (it will reconnect
+//! and catch up), so one slow reader cannot hold up anyone else or grow memory.
 
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +12,7 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, Semaphore};
 use tokio_util::sync::CancellationToken;
 
+use super::queue::{Level, QueueBytes, ITEM_OVERHEAD};
 use super::ratelimit::TokenBucket;
 use crate::auth::TokenHash;
 use crate::store::{ConvId, UserId};
@@ -36,6 +38,19 @@ pub enum Outbound {
     },
     /// Close the connection with this code after what was queued before it.
     Close { code: u16, reason: &'static str },
+}
+
+impl Outbound {
+    /// What the item counts toward its queue's byte bound.
+    pub fn size(&self) -> usize {
+        ITEM_OVERHEAD
+            + match self {
+                Self::Frame(frame) | Self::Message { frame, .. } | Self::Ack { frame, .. } => {
+                    frame.len()
+                }
+                Self::Close { .. } => 0,
+            }
+    }
 }
 
 /// Asks a session to close from outside its own task.
@@ -88,6 +103,8 @@ pub struct SessionHandle {
     /// The session's entries sent but not yet acked to it. A permit is taken per entry and
     /// comes back when its ack leaves the outbound queue, so acks can never fill the queue.
     pub in_flight: Arc<Semaphore>,
+    /// The bytes in the outbound queue, against its bound.
+    pub queue: Arc<QueueBytes>,
 }
 
 impl SessionHandle {
@@ -97,6 +114,7 @@ impl SessionHandle {
         token: TokenHash,
         tx: mpsc::Sender<Outbound>,
         in_flight: usize,
+        queue: QueueBytes,
     ) -> Self {
         Self {
             id,
@@ -105,19 +123,39 @@ impl SessionHandle {
             tx,
             control: Arc::new(SessionControl::default()),
             in_flight: Arc::new(Semaphore::new(in_flight)),
+            queue: Arc::new(queue),
         }
     }
 
-    /// Queues an item without waiting; a full queue closes the session as a slow consumer.
+    /// Queues an item without waiting. A queue at its frame bound, or at twice its byte bound,
+    /// closes the session as a slow consumer at once; one over its byte bound starts the grace
+    /// period after which it closes unless it drained.
     pub fn push(&self, item: Outbound) {
+        let size = item.size();
+        let level = self.queue.add(size);
         match self.tx.try_send(item) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::warn!(session = self.id, "slow consumer: outbound queue full");
+            Err(err) => {
+                self.queue.remove(size);
+                if let mpsc::error::TrySendError::Full(_) = err {
+                    tracing::warn!(session = self.id, "slow consumer: outbound queue full");
+                    self.control
+                        .close(close::SLOW_CONSUMER, "slow consumer: outbound queue full");
+                }
+                return;
+            }
+        }
+        match level {
+            Level::Under | Level::Over => {}
+            Level::CrossedOver => self.queue.start_grace(self.id, self.control.clone()),
+            Level::Overflowing => {
+                tracing::warn!(
+                    session = self.id,
+                    "slow consumer: outbound queue at twice its bound"
+                );
                 self.control
                     .close(close::SLOW_CONSUMER, "slow consumer: outbound queue full");
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
         }
     }
 }

@@ -236,8 +236,24 @@ pub enum StoreError {
     /// A bound was reached (too many distinct reactions).
     #[error("too many: {0}")]
     TooMany(String),
+    /// Nothing was written, for a reason that passes (the disk is full, the database cannot
+    /// be reached): the caller may retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     #[error("storage failure: {0}")]
     Backend(String),
+}
+
+/// Told about every batch a store commits (the server's metrics).
+pub trait CommitObserver: Send + Sync {
+    /// A batch of `jobs` writes took `took` to run and commit; `ok` is false when its commit
+    /// failed (nothing in it was stored).
+    fn batch_committed(&self, jobs: usize, took: std::time::Duration, ok: bool);
+}
+
+/// An observer that ignores everything (tests, tools).
+impl CommitObserver for () {
+    fn batch_committed(&self, _: usize, _: std::time::Duration, _: bool) {}
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -306,6 +322,9 @@ pub trait Store: AttachmentStore + RoomStore + SocialStore + Send + Sync + 'stat
     async fn unread(&self, user: UserId) -> StoreResult<Vec<Unread>>;
     /// Raises delivery cursors (never lowers them).
     async fn save_cursors(&self, cursors: Vec<(UserId, ConvId, u64)>) -> StoreResult<()>;
+    /// Writes (and commits) a tiny record through the same path as every other write:
+    /// [`StoreError::Unavailable`] when the store cannot write now (for `/readyz`).
+    async fn probe_write(&self) -> StoreResult<()>;
     /// Commits everything queued and stops the writer.
     async fn close(&self);
 }

@@ -128,6 +128,9 @@ impl Index {
     }
 }
 
+/// How long a failed indexing pass waits before it is tried again.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+
 fn run(
     mut index: Connection,
     source: Connection,
@@ -151,8 +154,10 @@ fn run(
         // larger commits cost far less), a savepoint per conversation so one failure does not
         // undo the others. A conversation with more to do than one page goes round again.
         let mut again = Vec::new();
+        let mut failed = Vec::new();
         match index.transaction() {
             Ok(mut tx) => {
+                let mut passed = Vec::new();
                 for conv in convs {
                     let outcome = tx.savepoint().and_then(|sp| {
                         let more = catch_up(&sp, &source, conv)?;
@@ -161,17 +166,30 @@ fn run(
                     });
                     match outcome {
                         Ok(true) => again.push(conv),
-                        Ok(false) => {}
+                        Ok(false) => passed.push(conv),
                         Err(err) => {
-                            tracing::error!(%err, conv, "search indexing failed; it is retried on the next change")
+                            tracing::error!(%err, conv, "search indexing failed; retrying");
+                            failed.push(conv);
                         }
                     }
                 }
                 if let Err(err) = tx.commit() {
-                    tracing::error!(%err, "search index commit failed; it is retried on the next change");
+                    tracing::error!(%err, "search index commit failed; retrying");
+                    failed.append(&mut passed);
+                    failed.append(&mut again);
                 }
             }
-            Err(err) => tracing::error!(%err, "search index transaction failed"),
+            Err(err) => {
+                tracing::error!(%err, "search index transaction failed; retrying");
+                failed.extend(convs);
+            }
+        }
+        if !failed.is_empty() && !stopping {
+            // A full disk or a busy file passes: try again after a pause (sooner when a new
+            // change arrives). Searches meanwhile wait at most SYNC_WAIT.
+            let state = lock.lock().expect("index lock");
+            let (mut state, _) = wake.wait_timeout(state, RETRY_PAUSE).expect("index lock");
+            state.dirty.extend(failed);
         }
         if !again.is_empty() {
             let mut state = lock.lock().expect("index lock");

@@ -22,9 +22,9 @@ use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{
-    Appended, ChatRow, CommitFeed, Committed, ConvId, Conversation, Credentials, Directory,
-    NewMessage, Page, SearchQuery, Store, StoreError, StoreResult, StoredMessage, Unread, User,
-    UserId,
+    Appended, ChatRow, CommitFeed, CommitObserver, Committed, ConvId, Conversation, Credentials,
+    Directory, NewMessage, Page, SearchQuery, Store, StoreError, StoreResult, StoredMessage,
+    Unread, User, UserId,
 };
 use crate::auth::TokenHash;
 use crate::clock;
@@ -47,6 +47,16 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating and migrating) `confab.db` in `dir`.
     pub fn open(dir: &Path, max_batch: usize, feed: CommitFeed) -> StoreResult<Self> {
+        Self::open_observed(dir, max_batch, feed, Arc::new(()))
+    }
+
+    /// [`SqliteStore::open`], telling `observer` about every batch committed.
+    pub fn open_observed(
+        dir: &Path,
+        max_batch: usize,
+        feed: CommitFeed,
+        observer: Arc<dyn CommitObserver>,
+    ) -> StoreResult<Self> {
         std::fs::create_dir_all(dir)
             .map_err(|e| backend(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join("confab.db");
@@ -61,7 +71,7 @@ impl SqliteStore {
         };
         let handle = std::thread::Builder::new()
             .name("confab-sqlite-writer".into())
-            .spawn(move || writer::run(ctx, rx, max_batch))
+            .spawn(move || writer::run(ctx, rx, max_batch, observer.as_ref()))
             .map_err(|e| backend(e.to_string()))?;
         tracing::info!(path = %path.display(), "sqlite store open");
         Ok(Self {
@@ -95,8 +105,7 @@ impl SqliteStore {
         let queued = self.enqueue(job);
         Box::pin(async move {
             queued?;
-            rx.await
-                .unwrap_or_else(|_| Err(backend("store writer stopped")))
+            rx.await.unwrap_or_else(|_| Err(not_committed()))
         })
     }
 
@@ -137,7 +146,7 @@ impl SqliteStore {
 
 fn reply<T: Send + 'static>(tx: oneshot::Sender<StoreResult<T>>, value: T) -> Completion {
     Box::new(move |commit| {
-        let _ = tx.send(commit.map(|()| value).map_err(StoreError::Backend));
+        let _ = tx.send(commit.map(|()| value).map_err(StoreError::Unavailable));
     })
 }
 
@@ -145,8 +154,27 @@ fn backend(message: impl Into<String>) -> StoreError {
     StoreError::Backend(message.into())
 }
 
+/// A write whose job never ran: its batch's transaction was gone (rolled back by SQLite after
+/// an I/O error or a full disk) before its turn.
+fn not_committed() -> StoreError {
+    StoreError::Unavailable("the write was not committed".into())
+}
+
+/// SQLite's errors: those of a disk that is full, read-only or failing, and of a database that
+/// stays locked, pass and are [`StoreError::Unavailable`]; the rest are bugs or corruption.
 fn db(err: rusqlite::Error) -> StoreError {
-    StoreError::Backend(err.to_string())
+    use rusqlite::ErrorCode as Code;
+    match err.sqlite_error_code() {
+        Some(
+            Code::DiskFull
+            | Code::ReadOnly
+            | Code::SystemIoFailure
+            | Code::CannotOpen
+            | Code::DatabaseBusy
+            | Code::DatabaseLocked,
+        ) => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Backend(err.to_string()),
+    }
 }
 
 #[async_trait]
@@ -330,7 +358,7 @@ impl Store for SqliteStore {
                         let _ = tx.send(
                             commit
                                 .map(|()| Appended::New(stored))
-                                .map_err(StoreError::Backend),
+                                .map_err(StoreError::Unavailable),
                         );
                     });
                     (true, done)
@@ -342,8 +370,7 @@ impl Store for SqliteStore {
         let queued = self.enqueue(job);
         Box::pin(async move {
             queued?;
-            rx.await
-                .unwrap_or_else(|_| Err(backend("store writer stopped")))
+            rx.await.unwrap_or_else(|_| Err(not_committed()))
         })
     }
 
@@ -430,6 +457,20 @@ impl Store for SqliteStore {
         }
         self.write(move |ctx| queries::save_cursors(&ctx.conn, &cursors).map_err(db))
             .await
+    }
+
+    async fn probe_write(&self) -> StoreResult<()> {
+        self.write(|ctx| {
+            ctx.conn
+                .prepare_cached(
+                    "INSERT INTO write_probe (id, at_ms) VALUES (1, ?1)
+                     ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
+                )
+                .and_then(|mut stmt| stmt.execute([clock::now_ms()]))
+                .map(drop)
+                .map_err(db)
+        })
+        .await
     }
 
     async fn close(&self) {
