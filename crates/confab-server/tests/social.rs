@@ -310,25 +310,11 @@ const PNG: &[u8] = &[
 
 /// Uploads raw bytes as `POST /api/v1/attachments?name=...`; returns the status and body.
 async fn upload(server: &TestServer, token: &str, name: &str, bytes: &[u8]) -> (u16, Value) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    let head = format!(
-        "POST /api/v1/attachments?name={name} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
-         Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
-        server.addr,
-        bytes.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    stream.write_all(bytes).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(common::WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("upload answered in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let reply = common::upload(server.addr, token, name, bytes).await;
+    (
+        reply.status,
+        serde_json::from_slice(&reply.body).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]

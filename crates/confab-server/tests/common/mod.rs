@@ -281,6 +281,20 @@ impl Reply {
     }
 }
 
+/// `POST /api/v1/attachments?name=<name>` with `bytes` (the name is sent as given: keep it
+/// URL-safe).
+pub async fn upload(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/attachments?name={name} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Authorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n",
+        bytes.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    read_reply(&mut stream).await
+}
+
 /// Reads an HTTP/1.1 response until the server closes, and parses it (chunked bodies are
 /// joined).
 pub async fn read_reply(stream: &mut TcpStream) -> Reply {

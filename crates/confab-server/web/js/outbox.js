@@ -63,7 +63,7 @@ function sendOne(e) {
   }, (err) => {
     inflight.delete(e.id);
     if (['closed', 'offline', 'timeout'].includes(err.code)) return;
-    if (err.code === 'rate_limited' || err.code === 'internal') { setTimeout(flush, 2000); return; }
+    if (['rate_limited', 'internal', 'unavailable'].includes(err.code)) { setTimeout(flush, 2000); return; }
     drop(e);
     emit('messages', e.receiver);
     emit('toast', err.message);
