@@ -203,9 +203,24 @@ async fn shutdown_closes_sessions_with_1001() {
 }
 
 #[tokio::test]
-async fn a_slow_consumer_is_cut_off_and_loses_nothing() {
+async fn a_slow_consumer_is_cut_off_at_its_frame_bound_and_loses_nothing() {
+    slow_consumer_is_cut_off(|c| c.session.outbound_queue = 16).await;
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_cut_off_at_its_byte_bound_and_loses_nothing() {
+    slow_consumer_is_cut_off(|c| {
+        c.session.outbound_queue_bytes = 64 * 1024;
+        c.session.slow_consumer_secs = 1;
+    })
+    .await;
+}
+
+/// Bob stops reading while Alice floods a room: his queue passes the bound `tune` sets, he is
+/// closed with 4000 (or his connection dropped), and a resume catches him up with no gap.
+async fn slow_consumer_is_cut_off(tune: impl FnOnce(&mut confab_server::Config)) {
     let server = TestServer::start_with(|c| {
-        c.session.outbound_queue = 16;
+        tune(c);
         c.rate.frames_per_sec = 100_000.0;
         c.rate.frames_burst = 100_000.0;
         c.rate.messages_per_sec = 100_000.0;
