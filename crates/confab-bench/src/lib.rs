@@ -70,6 +70,8 @@ pub enum Scenario {
     History(scenarios::history::Options),
     /// N clients dropped at once come back and catch up: time until all have
     Reconnect(scenarios::reconnect::Options),
+    /// Members who stop reading: everyone else's latency, and the server's memory
+    SlowConsumer(scenarios::slow_consumer::Options),
 }
 
 /// Runs one scenario; the report says whether `--check` passed.
@@ -88,6 +90,9 @@ pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
         }
         Scenario::History(options) => scenarios::history::run(&target, &common, options).await,
         Scenario::Reconnect(options) => scenarios::reconnect::run(&target, &common, options).await,
+        Scenario::SlowConsumer(options) => {
+            scenarios::slow_consumer::run(&target, &common, options).await
+        }
     };
     target.close().await;
     let report = report?;

@@ -45,13 +45,13 @@ pub struct Options {
 /// Time allowed after the last send for deliveries to arrive.
 const DRAIN: Duration = Duration::from_secs(2);
 
-struct MemberResult {
-    room: usize,
-    sent: u64,
-    seen: BTreeSet<u64>,
-    duplicates: u64,
-    errors: Vec<String>,
-    latency: hdrhistogram::Histogram<u64>,
+pub(super) struct MemberResult {
+    pub room: usize,
+    pub sent: u64,
+    pub seen: BTreeSet<u64>,
+    pub duplicates: u64,
+    pub errors: Vec<String>,
+    pub latency: hdrhistogram::Histogram<u64>,
 }
 
 pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::Result<Report> {
@@ -138,7 +138,7 @@ pub async fn run_once(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn member(
+pub(super) async fn member(
     connection: confab_client::Connection,
     room_index: usize,
     room: RoomName,
@@ -219,7 +219,7 @@ async fn member(
 
 /// Every member must have seen exactly the sequence numbers 1..=n of its room, where n is the
 /// number of messages sent into that room.
-fn check(results: &[MemberResult], rooms: usize) -> Vec<String> {
+pub(super) fn check(results: &[MemberResult], rooms: usize) -> Vec<String> {
     let mut problems = Vec::new();
     for room in 0..rooms {
         let members: Vec<&MemberResult> = results.iter().filter(|r| r.room == room).collect();

@@ -9,6 +9,7 @@ pub mod fanout;
 mod fanout_peer;
 pub mod history;
 pub mod reconnect;
+pub mod slow_consumer;
 mod sweep;
 
 use std::time::{Duration, Instant};
