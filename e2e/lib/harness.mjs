@@ -77,7 +77,8 @@ export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {
   writeFileSync(
     configFile,
     config ??
-      '[rate]\nframes_per_sec = 1000.0\nframes_burst = 2000.0\nmessages_per_sec = 1000.0\nmessages_burst = 2000.0\n',
+      '[rate]\nframes_per_sec = 1000.0\nframes_burst = 2000.0\nmessages_per_sec = 1000.0\nmessages_burst = 2000.0\n' +
+        '[abuse]\nattempts_per_ip_per_min = 10000.0\nattempts_per_ip_burst = 10000.0\nhandshakes_per_ip_per_sec = 1000.0\nhandshakes_per_ip_burst = 1000.0\n',
   );
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;

@@ -24,6 +24,13 @@ messages_burst = 1000000.0
 
 [session]
 outbound_queue = 4096
+
+[abuse]
+attempts_per_ip_per_min = 1000000.0
+attempts_per_ip_burst = 1000000.0
+handshakes_per_ip_per_sec = 1000000.0
+handshakes_per_ip_burst = 1000000.0
+max_sessions_per_user = 100000
 "#;
 
 pub struct Target {

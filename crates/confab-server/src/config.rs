@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use confab_protocol::Limits;
+pub use ipnet::IpNet;
 use serde::Deserialize;
 
 /// Everything `run` needs to know.
@@ -41,6 +42,11 @@ pub struct Config {
     pub social: SocialLimits,
     /// Rooms: mutes and room passwords.
     pub rooms: RoomLimits,
+    /// Limits against password guessing, handshake floods and session hoarding.
+    pub abuse: AbuseLimits,
+    /// Addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed
+    /// (also `--trusted-proxy`). Default none: the peer address is the client's.
+    pub trusted_proxies: Vec<IpNet>,
     /// A secret that lets any peer read `/metrics` with `Authorization: Bearer <it>`. Unset
     /// (the default), `/metrics` answers only peers on a loopback address.
     pub metrics_token: Option<String>,
@@ -65,6 +71,8 @@ impl Default for Config {
             attachments: AttachmentLimits::default(),
             social: SocialLimits::default(),
             rooms: RoomLimits::default(),
+            abuse: AbuseLimits::default(),
+            trusted_proxies: Vec::new(),
             metrics_token: None,
             conformance_echo: false,
         }
@@ -218,6 +226,44 @@ impl Default for AttachmentLimits {
             max_concurrent_thumbnails: 2,
             unposted_ttl_secs: 24 * 60 * 60,
             gc_interval_secs: 600,
+        }
+    }
+}
+
+/// Limits against abuse. Addresses count per IPv4 address and per IPv6 /64.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AbuseLimits {
+    /// Password logins and registrations one address may attempt per minute (REST and
+    /// in-band `login` alike); more get `rate_limited` (429 with `Retry-After`). Default 60.
+    pub attempts_per_ip_per_min: f64,
+    /// Burst of such attempts from one address. Default 60.
+    pub attempts_per_ip_burst: f64,
+    /// Failed logins one username may have per `failed_login_window_secs`; after that, logins
+    /// as that user are refused with `rate_limited` without checking the password, until the
+    /// window lets one more through. Default 10.
+    pub failed_logins_per_user: u32,
+    /// The window of `failed_logins_per_user`, in seconds. Default 600.
+    pub failed_login_window_secs: u64,
+    /// WebSocket handshakes (`/ws` upgrades) one address may make per second. Default 10.
+    pub handshakes_per_ip_per_sec: f64,
+    /// Burst of handshakes from one address. Default 50.
+    pub handshakes_per_ip_burst: f64,
+    /// Sessions (over every transport) one user may have open; one more is refused with
+    /// `too_large`. Default 100.
+    pub max_sessions_per_user: usize,
+}
+
+impl Default for AbuseLimits {
+    fn default() -> Self {
+        Self {
+            attempts_per_ip_per_min: 60.0,
+            attempts_per_ip_burst: 60.0,
+            failed_logins_per_user: 10,
+            failed_login_window_secs: 600,
+            handshakes_per_ip_per_sec: 10.0,
+            handshakes_per_ip_burst: 50.0,
+            max_sessions_per_user: 100,
         }
     }
 }
@@ -389,6 +435,21 @@ impl Config {
             return bad(
                 "social.invite_default_expiry_secs cannot exceed social.invite_max_expiry_secs",
             );
+        }
+        let abuse = &self.abuse;
+        if [
+            abuse.attempts_per_ip_per_min,
+            abuse.attempts_per_ip_burst,
+            abuse.handshakes_per_ip_per_sec,
+            abuse.handshakes_per_ip_burst,
+        ]
+        .iter()
+        .any(|v| !v.is_finite() || *v <= 0.0)
+            || abuse.failed_logins_per_user == 0
+            || abuse.failed_login_window_secs == 0
+            || abuse.max_sessions_per_user == 0
+        {
+            return bad("abuse limits must be positive");
         }
         let rooms = &self.rooms;
         if rooms.max_mute_secs > 100 * 365 * 24 * 3600 {

@@ -14,6 +14,8 @@ use crate::store::StoreError;
 pub struct AppError {
     pub code: ErrorCode,
     pub message: String,
+    /// Seconds to wait before retrying, for a rate limit (HTTP `Retry-After`).
+    pub retry_after: Option<u64>,
 }
 
 impl AppError {
@@ -21,6 +23,18 @@ impl AppError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `rate_limited`, retry after `wait` (rounded up to whole seconds, at least 1).
+    pub fn rate_limited(what: &str, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let secs = secs.max(1);
+        Self {
+            code: ErrorCode::RateLimited,
+            message: format!("{what}; retry in {secs} s"),
+            retry_after: Some(secs),
         }
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -104,6 +118,12 @@ impl From<StoreError> for AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let body = serde_json::json!({ "code": self.code, "message": self.message });
-        (self.status(), Json(body)).into_response()
+        let mut response = (self.status(), Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }

@@ -69,6 +69,14 @@ struct ServeArgs {
     /// Serve the web client from this directory instead of the built-in copy (development)
     #[arg(long, env = "CONFAB_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// A reverse proxy (address or CIDR network) whose X-Forwarded-For is believed; repeat or
+    /// separate with commas. Default none
+    #[arg(
+        long = "trusted-proxy",
+        env = "CONFAB_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    trusted_proxies: Vec<confab_server::config::IpNet>,
     /// Serve /metrics to any peer that sends `Authorization: Bearer <TOKEN>` (without it,
     /// /metrics answers loopback peers only)
     #[arg(long, env = "CONFAB_METRICS_TOKEN", hide_env_values = true)]
@@ -131,6 +139,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.web_dir {
         config.web_dir = Some(dir);
+    }
+    if !args.trusted_proxies.is_empty() {
+        config.trusted_proxies = args.trusted_proxies;
     }
     if let Some(token) = args.metrics_token {
         config.metrics_token = Some(token);

@@ -18,21 +18,29 @@ pub enum Step {
     Refused(Box<ServerFrame>, Option<(u16, &'static str)>),
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoginPhase {
     refused: u32,
+    /// The client's address, for the abuse limits on password logins.
+    from: std::net::IpAddr,
 }
 
 impl LoginPhase {
+    pub fn new(from: std::net::IpAddr) -> Self {
+        Self { refused: 0, from }
+    }
+
     /// Handles one frame (or the error it failed to decode with).
     pub async fn step(&mut self, hub: &Hub, frame: Result<ClientFrame, FrameError>) -> Step {
         let reply = match frame {
             Ok(ClientFrame::Login(login)) => {
                 let credentials = match (login.token, login.username, login.password) {
                     (Some(token), _, _) => Credentials::Token(token),
-                    (None, Some(username), Some(password)) => {
-                        Credentials::Password { username, password }
-                    }
+                    (None, Some(username), Some(password)) => Credentials::Password {
+                        username,
+                        password,
+                        from: self.from,
+                    },
                     _ => unreachable!("decode checks the login shape"),
                 };
                 match hub.authenticate(credentials).await {
@@ -61,4 +69,14 @@ impl LoginPhase {
 
 pub fn error_frame(err: AppError, reply_to: Option<String>) -> ServerFrame {
     ServerFrame::error(err.code, err.message, reply_to)
+}
+
+/// The close code and reason for a session that could not be opened: 1008 when a limit
+/// refused it (too many sessions), 1011 otherwise.
+pub fn open_failure_close(err: &AppError) -> (u16, &'static str) {
+    if err.code == confab_protocol::ErrorCode::TooLarge {
+        (close::POLICY_VIOLATION, "too many sessions")
+    } else {
+        (close::INTERNAL_ERROR, "cannot open session")
+    }
 }

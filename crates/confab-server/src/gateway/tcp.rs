@@ -65,15 +65,16 @@ async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: Can
     let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), max);
     let mut lines = FramedRead::new(read, codec);
     let mut out = BufWriter::new(write);
-    let Some((authed, resume)) = login(&hub, &mut lines, &mut out, &shutdown).await else {
+    let Some((authed, resume)) = login(&hub, peer, &mut lines, &mut out, &shutdown).await else {
         return;
     };
     let reply_to = resume.reply_to.clone();
     let (mut session, outbox) = match hub.open_session(authed, resume).await {
         Ok(opened) => opened,
         Err(err) => {
+            let (code, reason) = super::login::open_failure_close(&err);
             let _ = write_line(&mut out, &super::login::error_frame(err, reply_to)).await;
-            let _ = goodbye(&mut out, close::INTERNAL_ERROR, "cannot open session").await;
+            let _ = goodbye(&mut out, code, reason).await;
             return;
         }
     };
@@ -126,12 +127,13 @@ fn too_long(hub: &Hub) -> ServerFrame {
 
 async fn login(
     hub: &Hub,
+    peer: SocketAddr,
     lines: &mut Lines,
     out: &mut Writer,
     shutdown: &CancellationToken,
 ) -> Option<(Authed, Resume)> {
     let deadline = Instant::now() + hub.config().session.login_timeout();
-    let mut phase = LoginPhase::default();
+    let mut phase = LoginPhase::new(peer.ip());
     loop {
         let read = tokio::select! {
             () = shutdown.cancelled() => {

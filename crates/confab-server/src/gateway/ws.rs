@@ -21,7 +21,7 @@ use super::login::{error_frame, LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::http::{bearer_token, check_origin, AppState};
+use crate::http::{bearer_token, check_origin, client_ip, AppState};
 use crate::hub::sessions::SessionControl;
 use crate::hub::{Authed, Credentials, Hub, Resume, Session};
 
@@ -50,6 +50,10 @@ pub async fn upgrade(
     if let Err(err) = check_origin(&headers, &state.hub.config().allowed_origins) {
         return err.into_response();
     }
+    let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
+    if let Err(err) = state.hub.admit_handshake(from) {
+        return err.into_response();
+    }
     let authed = match bearer_token(&headers).or(query.token) {
         Some(token) => match state.hub.authenticate(Credentials::Token(token)).await {
             Ok(authed) => Some(authed),
@@ -64,7 +68,7 @@ pub async fn upgrade(
     tracing::info!(%peer, authenticated = authed.is_some(), "websocket connection");
     let tracker = state.tasks.clone();
     ws.on_upgrade(move |socket| {
-        tracker.track_future(serve(socket, state.hub, authed, state.shutdown))
+        tracker.track_future(serve(socket, state.hub, from, authed, state.shutdown))
     })
 }
 
@@ -99,12 +103,18 @@ pub(super) fn failure_close(err: axum::Error) -> Option<(u16, &'static str)> {
     }
 }
 
-async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: CancellationToken) {
+async fn serve(
+    socket: WebSocket,
+    hub: Hub,
+    from: std::net::IpAddr,
+    authed: Option<Authed>,
+    shutdown: CancellationToken,
+) {
     let _counted = hub.metrics().connection("ws");
     let (mut sink, mut stream) = socket.split();
     let (authed, resume) = match authed {
         Some(authed) => (authed, Resume::default()),
-        None => match login(&hub, &mut sink, &mut stream, &shutdown).await {
+        None => match login(&hub, from, &mut sink, &mut stream, &shutdown).await {
             Some(found) => found,
             None => return,
         },
@@ -113,8 +123,9 @@ async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: Ca
     let (mut session, outbox) = match hub.open_session(authed, resume).await {
         Ok(opened) => opened,
         Err(err) => {
+            let (code, reason) = super::login::open_failure_close(&err);
             let _ = send_frame(&mut sink, &error_frame(err, reply_to)).await;
-            let _ = close_with(&mut sink, close::INTERNAL_ERROR, "cannot open session").await;
+            let _ = close_with(&mut sink, code, reason).await;
             return;
         }
     };
@@ -213,13 +224,14 @@ impl FrameSink for WsSink {
 /// The in-band login phase: waits for a `login` frame, refusing everything else.
 async fn login(
     hub: &Hub,
+    from: std::net::IpAddr,
     sink: &mut Sink,
     stream: &mut Stream,
     shutdown: &CancellationToken,
 ) -> Option<(Authed, Resume)> {
     let limits = hub.config().limits;
     let deadline = Instant::now() + hub.config().session.login_timeout();
-    let mut phase = LoginPhase::default();
+    let mut phase = LoginPhase::new(from);
     loop {
         let read = tokio::select! {
             () = shutdown.cancelled() => {

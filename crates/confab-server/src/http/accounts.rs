@@ -2,15 +2,17 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
-use axum::http::StatusCode;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use confab_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{AppState, AuthUser};
+use super::{client_ip, AppState, AuthUser};
 use crate::error::AppError;
 use crate::store::User;
 
@@ -38,8 +40,11 @@ fn token_body(user: &User, token: &crate::auth::Token) -> Json<serde_json::Value
 
 pub async fn register(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
+    let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
     let account = parse_account(body)?;
     let (user, token, room) = state
         .hub
@@ -47,6 +52,7 @@ pub async fn register(
             &account.username,
             &account.password,
             account.invite.as_deref(),
+            from,
         )
         .await?;
     let Json(mut body) = token_body(&user, &token);
@@ -58,12 +64,15 @@ pub async fn register(
 
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
+    let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
     let account = parse_account(body)?;
     let (user, token) = state
         .hub
-        .login(&account.username, &account.password)
+        .login(&account.username, &account.password, from)
         .await?;
     Ok(token_body(&user, &token))
 }

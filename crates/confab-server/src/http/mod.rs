@@ -209,6 +209,36 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The client's address: the peer's, unless the peer is a trusted proxy; then the nearest
+/// address in `X-Forwarded-For` (read from the right) that is not a trusted proxy itself. A
+/// header that does not parse is ignored (the peer's address is used).
+pub fn client_ip(
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    let peer = peer.ip();
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let chain: Option<Vec<std::net::IpAddr>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|value| value.to_str().ok())
+        .collect::<Option<Vec<_>>>()
+        .and_then(|values| {
+            values
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|hop| hop.trim().parse().ok())
+                .collect()
+        });
+    chain
+        .and_then(|hops| hops.into_iter().rev().find(|ip| !is_trusted(ip)))
+        .unwrap_or(peer)
+}
+
 /// Browsers send `Origin`; it must be this server (same host) or an allowed origin. Requests
 /// without one (non-browser clients) pass.
 pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), AppError> {
@@ -296,6 +326,38 @@ mod tests {
             (header::HOST, "127.0.0.1:8080"),
         ]);
         assert!(check_origin(&foreign, &allowed).is_err());
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_from_trusted_proxies_only() {
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: std::net::SocketAddr = "10.1.2.3:4000".parse().unwrap();
+        let stranger: std::net::SocketAddr = "198.51.100.9:4000".parse().unwrap();
+        let forwarded = headers(&[(
+            header::HeaderName::from_static("x-forwarded-for"),
+            "203.0.113.1, 198.51.100.77, 10.9.9.9",
+        )]);
+        // The nearest untrusted hop, not the left-most (which the client can forge).
+        assert_eq!(
+            client_ip(proxy, &forwarded, &trusted).to_string(),
+            "198.51.100.77"
+        );
+        assert_eq!(
+            client_ip(stranger, &forwarded, &trusted),
+            stranger.ip(),
+            "not from a trusted proxy"
+        );
+        assert_eq!(
+            client_ip(proxy, &forwarded, &[]),
+            proxy.ip(),
+            "none trusted by default"
+        );
+        let junk = headers(&[(
+            header::HeaderName::from_static("x-forwarded-for"),
+            "nonsense",
+        )]);
+        assert_eq!(client_ip(proxy, &junk, &trusted), proxy.ip());
+        assert_eq!(client_ip(proxy, &headers(&[]), &trusted), proxy.ip());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Accounts and authentication: register, log in (by password or token), log out. Passwords are
 //! hashed with argon2id; a wrong username and a wrong password look the same to the client.
 
+use std::net::IpAddr;
+
 use confab_protocol::close;
 use confab_protocol::names::{check_password, Username};
 
@@ -15,7 +17,12 @@ use crate::store::User;
 #[derive(Clone)]
 pub enum Credentials {
     Token(String),
-    Password { username: String, password: String },
+    /// A password login from the client's address (for the abuse limits).
+    Password {
+        username: String,
+        password: String,
+        from: IpAddr,
+    },
 }
 
 /// A hash no password matches, verified when the username is unknown so that both failures
@@ -34,7 +41,9 @@ impl Hub {
         username: &str,
         password: &str,
         invite: Option<&str>,
+        from: IpAddr,
     ) -> Result<(User, Token, Option<String>), AppError> {
+        self.inner.abuse.attempt(from)?;
         let username = Username::parse(username).map_err(|e| AppError::bad_request(e.0))?;
         check_password(password).map_err(|e| AppError::bad_request(e.0))?;
         if let Some(code) = invite {
@@ -84,8 +93,16 @@ impl Hub {
         Ok((user, token, room))
     }
 
-    /// Checks a username and password and mints a new token.
-    pub async fn login(&self, username: &str, password: &str) -> Result<(User, Token), AppError> {
+    /// Checks a username and password and mints a new token, within the abuse limits: the
+    /// address's attempts, then the username's failures (when those are used up the password
+    /// is not even checked).
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+        from: IpAddr,
+    ) -> Result<(User, Token), AppError> {
+        self.inner.abuse.attempt(from)?;
         let user = self.verify_password(username, password).await?;
         let token = self.mint_token(&user).await?;
         tracing::info!(user = %user.username, "logged in");
@@ -109,8 +126,12 @@ impl Hub {
                     new_token: None,
                 })
             }
-            Credentials::Password { username, password } => {
-                let (user, token) = self.login(&username, &password).await?;
+            Credentials::Password {
+                username,
+                password,
+                from,
+            } => {
+                let (user, token) = self.login(&username, &password, from).await?;
                 Ok(Authed {
                     user,
                     token: token.hash(),
@@ -167,6 +188,7 @@ impl Hub {
         if password.len() > confab_protocol::names::MAX_PASSWORD_BYTES {
             return Err(wrong());
         }
+        self.inner.abuse.may_try(name.as_str())?;
         let found = self.store().credentials(name.as_str()).await?;
         let hash = found
             .as_ref()
@@ -184,6 +206,7 @@ impl Hub {
             Some(credentials) if ok => Ok(credentials.user),
             _ => {
                 tracing::info!(user = %name, "login refused");
+                self.inner.abuse.failed(name.as_str());
                 Err(wrong())
             }
         }

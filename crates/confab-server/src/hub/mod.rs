@@ -6,6 +6,7 @@
 //! One handler per frame type lives in its own module ([`accounts`], [`messages`], [`rooms`],
 //! [`history`]); [`dispatch`] delivers bus events to local sessions.
 
+mod abuse;
 pub mod accounts;
 mod attachments;
 mod chats;
@@ -85,6 +86,7 @@ struct Inner {
     stop: CancellationToken,
     metrics: Arc<Metrics>,
     health: health::HealthCache,
+    abuse: abuse::Abuse,
     attachments: crate::attachments::Attachments,
 }
 
@@ -174,6 +176,7 @@ impl Hub {
         let rooms = RoomStates::load(rooms, config.rooms);
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
+            abuse: abuse::Abuse::new(&config.abuse),
             config,
             store,
             bus,
@@ -207,6 +210,11 @@ impl Hub {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Counts a WebSocket handshake from `from` against the abuse limits.
+    pub fn admit_handshake(&self, from: std::net::IpAddr) -> Result<(), AppError> {
+        self.inner.abuse.handshake(from)
     }
 
     /// The server's counters.
@@ -253,8 +261,10 @@ impl Hub {
         );
         let handle = SessionHandle::new(id, authed.user.id, authed.token, tx, in_flight, queue);
         let rate = config.rate;
-        self.inner.sessions.add(
+        let max = config.abuse.max_sessions_per_user;
+        let added = self.inner.sessions.add(
             handle.clone(),
+            max,
             || TokenBucket::new(rate.messages_per_sec, rate.messages_burst),
             || {
                 self.publish(Event::Presence {
@@ -263,6 +273,12 @@ impl Hub {
                 })
             },
         );
+        if !added {
+            return Err(AppError::new(
+                ErrorCode::TooLarge,
+                format!("too many open sessions (at most {max}); close one first"),
+            ));
+        }
         // Registered before reading what was missed, so nothing falls between the two.
         let mut unread = match self.store().unread(authed.user.id).await {
             Ok(unread) => unread,

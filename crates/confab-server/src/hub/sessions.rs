@@ -174,25 +174,28 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Adds a session; `on_first` runs (under the user's entry lock, so presence changes
-    /// cannot overtake each other) when it is the user's first.
+    /// Adds a session unless its user has `max` already (then false); `on_first` runs (under
+    /// the user's entry lock, so presence changes cannot overtake each other) when it is the
+    /// user's first.
     pub fn add(
         &self,
         session: SessionHandle,
+        max: usize,
         bucket: impl FnOnce() -> TokenBucket,
         on_first: impl FnOnce(),
-    ) {
-        self.users
-            .entry(session.user)
-            .or_insert_with(|| {
-                on_first();
-                OnlineUser {
-                    sessions: Vec::new(),
-                    messages: Arc::new(Mutex::new(bucket())),
-                }
-            })
-            .sessions
-            .push(session);
+    ) -> bool {
+        let mut online = self.users.entry(session.user).or_insert_with(|| {
+            on_first();
+            OnlineUser {
+                sessions: Vec::new(),
+                messages: Arc::new(Mutex::new(bucket())),
+            }
+        });
+        if online.sessions.len() >= max {
+            return false;
+        }
+        online.sessions.push(session);
+        true
     }
 
     /// Removes a session; `on_last` runs (under the user's entry lock) when it was the last.

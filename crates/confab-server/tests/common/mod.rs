@@ -56,6 +56,12 @@ impl TestServer {
             data_dir: dir.clone(),
             ..Config::default()
         };
+        // Tests register and connect many users from one address; the tests of the abuse
+        // limits set their own.
+        config.abuse.attempts_per_ip_per_min = 1e6;
+        config.abuse.attempts_per_ip_burst = 1e6;
+        config.abuse.handshakes_per_ip_per_sec = 1e6;
+        config.abuse.handshakes_per_ip_burst = 1e6;
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
