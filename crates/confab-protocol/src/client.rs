@@ -63,6 +63,9 @@ pub enum ClientFrame {
     DeleteChat(ConversationRequest),
     /// Full-text search over the messages the user can see.
     Search(SearchRequest),
+    /// Replaces the JWT a session was opened with by a newer one of the same user, before the
+    /// old one expires (else the session closes with 4003).
+    Refresh(Refresh),
     /// Asks for a `pong`; useful to measure round trips or keep a connection busy.
     Ping {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +151,7 @@ impl ClientFrame {
             | Self::DeleteChat(ConversationRequest { id, .. })
             | Self::Search(SearchRequest { id, .. })
             | Self::Ping { id }
+            | Self::Refresh(Refresh { id, .. })
             | Self::Profile(UserRequest { id, .. })
             | Self::SetProfile(SetProfile { id, .. })
             | Self::Contacts { id }
@@ -197,6 +201,7 @@ impl ClientFrame {
             Self::DeleteChat(_) => "delete_chat",
             Self::Search(_) => "search",
             Self::Ping { .. } => "ping",
+            Self::Refresh(_) => "refresh",
             Self::Profile(_) => "profile",
             Self::SetProfile(_) => "set_profile",
             Self::Contacts { .. } => "contacts",
@@ -224,6 +229,14 @@ impl ClientFrame {
             Self::DeleteRoom(_) => "delete_room",
         }
     }
+}
+
+/// `refresh`: a newer JWT for the session's user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refresh {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub token: String,
 }
 
 /// `login`: either `token`, or `username` and `password`. `cursors` (receiver to the last

@@ -23,3 +23,5 @@ pub const SLOW_CONSUMER: u16 = 4000;
 pub const REVOKED: u16 = 4001;
 /// The peer answered no ping within the idle timeout.
 pub const IDLE_TIMEOUT: u16 = 4002;
+/// The JWT the session was opened with expired and no `refresh` replaced it in time.
+pub const TOKEN_EXPIRED: u16 = 4003;

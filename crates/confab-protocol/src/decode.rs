@@ -96,6 +96,13 @@ fn validate(frame: &mut ClientFrame, limits: &Limits) -> Result<(), Invalid> {
         }
         ClientFrame::Search(request) => validate_search(request, limits),
         ClientFrame::SetProfile(change) => change.normalize(),
+        ClientFrame::Refresh(refresh) if refresh.token.is_empty() => {
+            Err((ErrorCode::BadRequest, "refresh needs a token".into()))
+        }
+        ClientFrame::Refresh(refresh) if refresh.token.len() > Limits::MAX_TOKEN_BYTES => Err((
+            ErrorCode::TooLarge,
+            format!("a token has at most {} bytes", Limits::MAX_TOKEN_BYTES),
+        )),
         ClientFrame::InviteReply(reply) => crate::social::check_id("invitation", &reply.invitation),
         ClientFrame::CreateInvite(invite) => invite.check(),
         ClientFrame::RevokeInvite(request)

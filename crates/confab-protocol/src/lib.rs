@@ -22,7 +22,7 @@ pub mod social;
 
 pub use attachment::{AttachmentInfo, AttachmentKind};
 pub use client::{
-    ClientFrame, HistoryRequest, Login, MembersRequest, RoomRequest, SendMessage, Typing,
+    ClientFrame, HistoryRequest, Login, MembersRequest, Refresh, RoomRequest, SendMessage, Typing,
 };
 pub use decode::{decode_client_frame, FrameError};
 pub use error::ErrorCode;

@@ -24,6 +24,8 @@ impl Limits {
     pub const DEFAULT_MAX_HISTORY_LIMIT: u32 = 100;
     /// Longest client-chosen frame `id`, in bytes.
     pub const MAX_CLIENT_ID_BYTES: usize = 64;
+    /// Longest token (a session token or a JWT) accepted, in bytes.
+    pub const MAX_TOKEN_BYTES: usize = 8192;
     /// Most `cursors` one `login` may carry.
     pub const MAX_LOGIN_CURSORS: usize = 1000;
 }

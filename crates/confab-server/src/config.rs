@@ -42,6 +42,8 @@ pub struct Config {
     pub social: SocialLimits,
     /// Rooms: mutes and room passwords.
     pub rooms: RoomLimits,
+    /// JWTs minted by the deployment's own backend, accepted wherever a session token is.
+    pub jwt: JwtSettings,
     /// Limits against password guessing, handshake floods and session hoarding.
     pub abuse: AbuseLimits,
     /// Addresses or networks (CIDR) of reverse proxies whose `X-Forwarded-For` is believed
@@ -72,6 +74,7 @@ impl Default for Config {
             social: SocialLimits::default(),
             rooms: RoomLimits::default(),
             abuse: AbuseLimits::default(),
+            jwt: JwtSettings::default(),
             trusted_proxies: Vec::new(),
             metrics_token: None,
             conformance_echo: false,
@@ -228,6 +231,19 @@ impl Default for AttachmentLimits {
             gc_interval_secs: 600,
         }
     }
+}
+
+/// JWT authentication (see `auth::jwt`). Off unless `key_file` is set.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The key: an HS256 secret file, an RS256/ES256/EdDSA public key in PEM, or a JWKS file
+    /// (also `--jwt-key`, `CONFAB_JWT_KEY`).
+    pub key_file: Option<PathBuf>,
+    /// The `iss` every token must carry (also `--jwt-issuer`). Default: not checked.
+    pub issuer: Option<String>,
+    /// The `aud` every token must carry (also `--jwt-audience`). Default: not checked.
+    pub audience: Option<String>,
 }
 
 /// Limits against abuse. Addresses count per IPv4 address and per IPv6 /64.

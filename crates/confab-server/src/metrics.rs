@@ -21,7 +21,7 @@ use prometheus_client::registry::Registry;
 pub const TRANSPORTS: [&str; 4] = ["ws", "tcp", "udp", "sse"];
 
 /// Close codes counted apart; any other code counts as `other`.
-const CLOSE_CODES: [u16; 8] = [
+const CLOSE_CODES: [u16; 9] = [
     close::NORMAL,
     close::GOING_AWAY,
     close::POLICY_VIOLATION,
@@ -30,6 +30,7 @@ const CLOSE_CODES: [u16; 8] = [
     close::SLOW_CONSUMER,
     close::REVOKED,
     close::IDLE_TIMEOUT,
+    close::TOKEN_EXPIRED,
 ];
 
 type Label = [(&'static str, &'static str); 1];

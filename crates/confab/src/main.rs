@@ -69,6 +69,16 @@ struct ServeArgs {
     /// Serve the web client from this directory instead of the built-in copy (development)
     #[arg(long, env = "CONFAB_WEB_DIR")]
     web_dir: Option<PathBuf>,
+    /// Accept JWTs from your application backend, checked with this key: an HS256 secret
+    /// file, an RS256/ES256/EdDSA public key in PEM, or a JWKS file
+    #[arg(long, env = "CONFAB_JWT_KEY")]
+    jwt_key: Option<PathBuf>,
+    /// The `iss` every JWT must carry
+    #[arg(long, env = "CONFAB_JWT_ISSUER")]
+    jwt_issuer: Option<String>,
+    /// The `aud` every JWT must carry
+    #[arg(long, env = "CONFAB_JWT_AUDIENCE")]
+    jwt_audience: Option<String>,
     /// A reverse proxy (address or CIDR network) whose X-Forwarded-For is believed; repeat or
     /// separate with commas. Default none
     #[arg(
@@ -139,6 +149,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.web_dir {
         config.web_dir = Some(dir);
+    }
+    if let Some(key) = args.jwt_key {
+        config.jwt.key_file = Some(key);
+    }
+    if let Some(issuer) = args.jwt_issuer {
+        config.jwt.issuer = Some(issuer);
+    }
+    if let Some(audience) = args.jwt_audience {
+        config.jwt.audience = Some(audience);
     }
     if !args.trusted_proxies.is_empty() {
         config.trusted_proxies = args.trusted_proxies;

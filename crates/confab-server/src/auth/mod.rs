@@ -2,6 +2,7 @@
 //! Hashing is CPU- and memory-heavy, so it runs on the blocking pool behind a semaphore that
 //! bounds how many hashes run at once (a login flood cannot exhaust memory).
 
+pub mod jwt;
 pub mod password;
 pub mod token;
 

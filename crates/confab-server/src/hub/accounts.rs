@@ -8,6 +8,7 @@ use confab_protocol::names::{check_password, Username};
 
 use super::sessions::Outbound;
 use super::{Authed, Hub, Session, DEFAULT_ROOM};
+use crate::auth::jwt::JwtClaims;
 use crate::auth::Token;
 use crate::bus::Event;
 use crate::error::AppError;
@@ -24,6 +25,9 @@ pub enum Credentials {
         from: IpAddr,
     },
 }
+
+/// The password hash of accounts made for a JWT: not a PHC string, so no password matches.
+const NO_PASSWORD: &str = "!jwt";
 
 /// A hash no password matches, verified when the username is unknown so that both failures
 /// take the same time.
@@ -112,7 +116,20 @@ impl Hub {
     /// Authenticates a token, or a password (minting a token for the session).
     pub async fn authenticate(&self, credentials: Credentials) -> Result<Authed, AppError> {
         match credentials {
+            Credentials::Token(raw) if self.is_jwt(&raw) => {
+                let claims = self.verify_jwt(&raw)?;
+                let user = self.jwt_user(&claims.username).await?;
+                Ok(Authed {
+                    user,
+                    token: Token::from_client(&raw).hash(),
+                    new_token: None,
+                    expires_at: Some(claims.expires_at),
+                })
+            }
             Credentials::Token(raw) => {
+                if raw.len() > confab_protocol::Limits::MAX_TOKEN_BYTES {
+                    return Err(AppError::unauthorized("invalid or revoked token"));
+                }
                 let token = Token::from_client(&raw);
                 let hash = token.hash();
                 let user = self
@@ -124,6 +141,7 @@ impl Hub {
                     user,
                     token: hash,
                     new_token: None,
+                    expires_at: None,
                 })
             }
             Credentials::Password {
@@ -136,6 +154,7 @@ impl Hub {
                     user,
                     token: token.hash(),
                     new_token: Some(token),
+                    expires_at: None,
                 })
             }
         }
@@ -210,6 +229,75 @@ impl Hub {
                 Err(wrong())
             }
         }
+    }
+
+    fn is_jwt(&self, raw: &str) -> bool {
+        self.inner.jwt.is_some() && crate::auth::jwt::looks_like_jwt(raw)
+    }
+
+    fn verify_jwt(&self, raw: &str) -> Result<JwtClaims, AppError> {
+        let verifier = self.inner.jwt.as_ref().ok_or_else(AppError::internal)?;
+        verifier.verify(raw).map_err(|why| {
+            tracing::info!(%why, "JWT refused");
+            AppError::unauthorized("invalid or expired token")
+        })
+    }
+
+    /// The account a JWT's `sub` names, created on first use (a member of `#general`, with no
+    /// password: it can only be reached by JWT).
+    async fn jwt_user(&self, username: &Username) -> Result<User, AppError> {
+        if let Some(id) = self.directory().user_id(username.as_str()) {
+            return Ok(User {
+                id,
+                username: username.as_str().to_owned(),
+            });
+        }
+        match self
+            .store()
+            .create_user(username.as_str(), NO_PASSWORD, DEFAULT_ROOM)
+            .await
+        {
+            Ok((user, general)) => {
+                self.directory().add_user(&user);
+                self.directory().add_conversation(&general);
+                self.directory().add_member(general.id, user.id);
+                self.publish(Event::Membership {
+                    conv: general.id,
+                    user: user.id,
+                    joined: true,
+                });
+                tracing::info!(user = %user.username, "account created for a JWT");
+                Ok(user)
+            }
+            // Created meanwhile by a concurrent first use.
+            Err(crate::store::StoreError::Conflict(_)) => self
+                .directory()
+                .user_id(username.as_str())
+                .map(|id| User {
+                    id,
+                    username: username.as_str().to_owned(),
+                })
+                .ok_or_else(AppError::internal),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// `refresh`: a newer JWT of the same user moves the session's expiry.
+    pub(super) async fn refresh(&self, session: &Session, raw: &str) -> Result<(), AppError> {
+        if !session.handle.expires() {
+            return Err(AppError::bad_request(
+                "this session was not opened with a JWT; it does not expire",
+            ));
+        }
+        if !self.is_jwt(raw) {
+            return Err(AppError::unauthorized("invalid or expired token"));
+        }
+        let claims = self.verify_jwt(raw)?;
+        if claims.username.as_str() != session.user.username {
+            return Err(AppError::forbidden("the token names another user"));
+        }
+        session.handle.extend(claims.expires_at);
+        Ok(())
     }
 
     async fn mint_token(&self, user: &User) -> Result<Token, AppError> {

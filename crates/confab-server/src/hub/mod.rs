@@ -87,6 +87,7 @@ struct Inner {
     metrics: Arc<Metrics>,
     health: health::HealthCache,
     abuse: abuse::Abuse,
+    jwt: Option<crate::auth::jwt::JwtVerifier>,
     attachments: crate::attachments::Attachments,
 }
 
@@ -97,6 +98,9 @@ pub struct Authed {
     pub token: TokenHash,
     /// Set when authentication minted a token (password login); shown once in `ready`.
     pub new_token: Option<Token>,
+    /// When the credential expires (a JWT's `exp`, Unix seconds): the session closes then with
+    /// 4003 unless a `refresh` moves it. `None` for confab's own tokens.
+    pub expires_at: Option<i64>,
 }
 
 /// How a session resumes: the `login` frame's id and the client's own cursors.
@@ -153,6 +157,17 @@ impl Hub {
         events: mpsc::UnboundedReceiver<Event>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, AppError> {
+        let jwt = match &config.jwt.key_file {
+            Some(path) => Some(
+                crate::auth::jwt::JwtVerifier::from_file(
+                    path,
+                    config.jwt.issuer.as_deref(),
+                    config.jwt.audience.as_deref(),
+                )
+                .map_err(AppError::bad_request)?,
+            ),
+            None => None,
+        };
         let general = store.room(DEFAULT_ROOM).await?;
         let mut snapshot = store.directory().await?;
         let rooms = store.room_snapshot().await?;
@@ -177,6 +192,7 @@ impl Hub {
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             abuse: abuse::Abuse::new(&config.abuse),
+            jwt,
             config,
             store,
             bus,
@@ -260,6 +276,9 @@ impl Hub {
             self.metrics().queue_bytes(),
         );
         let handle = SessionHandle::new(id, authed.user.id, authed.token, tx, in_flight, queue);
+        if let Some(expires_at) = authed.expires_at {
+            handle.expire_at(expires_at);
+        }
         let rate = config.rate;
         let max = config.abuse.max_sessions_per_user;
         let added = self.inner.sessions.add(
@@ -424,6 +443,10 @@ impl Hub {
                 .search_frame(&session.user, request)
                 .await
                 .map(|frame| session.send(&frame)),
+            ClientFrame::Refresh(refresh) => self
+                .refresh(session, &refresh.token)
+                .await
+                .map(|()| session.ack(reply_to)),
             ClientFrame::Ping { .. } => {
                 session.send(&ServerFrame::Pong {
                     reply_to: id.clone(),

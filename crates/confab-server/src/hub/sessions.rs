@@ -105,6 +105,8 @@ pub struct SessionHandle {
     pub in_flight: Arc<Semaphore>,
     /// The bytes in the outbound queue, against its bound.
     pub queue: Arc<QueueBytes>,
+    /// When the session's credential expires (Unix seconds; 0: never).
+    expires_at: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl SessionHandle {
@@ -124,7 +126,40 @@ impl SessionHandle {
             control: Arc::new(SessionControl::default()),
             in_flight: Arc::new(Semaphore::new(in_flight)),
             queue: Arc::new(queue),
+            expires_at: Arc::default(),
         }
+    }
+
+    /// Closes the session with 4003 at `at` (Unix seconds), unless [`Self::extend`] moves it;
+    /// the first call starts the clock.
+    pub fn expire_at(&self, at: i64) {
+        self.expires_at.store(at, Ordering::Release);
+        let expires_at = self.expires_at.clone();
+        let control = self.control.clone();
+        tokio::spawn(async move {
+            loop {
+                let at = expires_at.load(Ordering::Acquire);
+                let left = at - crate::auth::jwt::unix_now();
+                if left <= 0 {
+                    control.close(close::TOKEN_EXPIRED, "token expired");
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(std::time::Duration::from_secs(left as u64)) => {}
+                    () = control.closed() => return,
+                }
+            }
+        });
+    }
+
+    /// Whether the session expires (it was opened with a JWT).
+    pub fn expires(&self) -> bool {
+        self.expires_at.load(Ordering::Acquire) != 0
+    }
+
+    /// Moves the expiry later (never earlier).
+    pub fn extend(&self, at: i64) {
+        self.expires_at.fetch_max(at, Ordering::AcqRel);
     }
 
     /// Queues an item without waiting. A queue at its frame bound, or at twice its byte bound,
