@@ -253,6 +253,10 @@ pub struct Login {
     pub password: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub cursors: BTreeMap<Receiver, u64>,
+    /// With a password login: the client's name for this device, for the user's session list
+    /// (at most 64 characters are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 /// `message`: content for a room or a user. `sender` and `timestamp` may be present for

@@ -780,6 +780,30 @@ async fn answers_have_the_documented_statuses_headers_and_shapes() {
     let chat = "/api/v1/chats/{receiver}";
     api.expect(204, "DELETE", chat, "/api/v1/chats/bob", a, None)
         .await;
+    // Sessions: list, revoke one, revoke the others, change the password.
+    let sessions = "/api/v1/sessions";
+    let listed = api.expect(200, "GET", sessions, sessions, a, None).await;
+    let mine = listed["sessions"].as_array().unwrap();
+    assert!(mine.len() >= 2, "{listed}");
+    let other = mine.iter().find(|s| s["current"] == false).unwrap();
+    let one = "/api/v1/sessions/{id}";
+    let path = format!("/api/v1/sessions/{}", other["id"].as_str().unwrap());
+    api.expect(204, "DELETE", one, &path, a, None).await;
+    api.expect(404, "DELETE", one, &path, a, None).await;
+    api.expect(204, "DELETE", sessions, sessions, a, None).await;
+    let scope = "/api/v1/sessions?scope=sometimes";
+    api.expect(400, "DELETE", sessions, scope, a, None).await;
+    let password = "/api/v1/password";
+    let change = json!({"current": "not it at all", "new": "a better horse battery"});
+    api.expect(401, "POST", password, password, a, Some(change))
+        .await;
+    let change = json!({"current": PASSWORD, "new": "short"});
+    api.expect(400, "POST", password, password, a, Some(change))
+        .await;
+    let change = json!({"current": PASSWORD, "new": "a better horse battery"});
+    api.expect(204, "POST", password, password, a, Some(change))
+        .await;
+
     let logout = "/api/v1/logout";
     api.expect(204, "POST", logout, logout, a, None).await;
     let (status, body) = api.call("GET", rooms, rooms, a, None).await;

@@ -102,13 +102,27 @@ enum LogFormat {
     Json,
 }
 
+/// Log targets that print payloads (frames, headers) below info.
+const PAYLOAD_LOGGERS: [&str; 5] = [
+    "tungstenite=info",
+    "tokio_tungstenite=info",
+    "hyper=info",
+    "hyper_util=info",
+    "h2=info",
+];
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The server logs to stdout; the tools keep stdout for their output.
     let serving = matches!(cli.command, Command::Serve(_));
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(if serving { "info" } else { "warn" })
     });
+    // Libraries that log whole frames and headers at debug and trace (tokens, passwords) stay
+    // at info whatever RUST_LOG asks: secrets never reach the log.
+    for quiet in PAYLOAD_LOGGERS {
+        filter = filter.add_directive(quiet.parse().expect("a valid directive"));
+    }
     let logs = tracing_subscriber::fmt().with_env_filter(filter);
     let json = matches!(&cli.command, Command::Serve(args) if args.log_format == LogFormat::Json);
     if json {

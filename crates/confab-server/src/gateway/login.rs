@@ -5,7 +5,7 @@
 use confab_protocol::{close, ClientFrame, FrameError, ServerFrame};
 
 use crate::error::AppError;
-use crate::hub::{Authed, Credentials, Hub, Resume};
+use crate::hub::{Authed, ClientInfo, Credentials, Hub, Resume};
 
 /// Refused frames (failed logins, anything else) allowed before login; then the close.
 pub const MAX_REFUSED: u32 = 5;
@@ -23,11 +23,18 @@ pub struct LoginPhase {
     refused: u32,
     /// The client's address, for the abuse limits on password logins.
     from: std::net::IpAddr,
+    /// What the transport knows of the client's software (a User-Agent), for its session
+    /// list when the `login` names no `device`.
+    agent: Option<String>,
 }
 
 impl LoginPhase {
-    pub fn new(from: std::net::IpAddr) -> Self {
-        Self { refused: 0, from }
+    pub fn new(from: std::net::IpAddr, agent: Option<String>) -> Self {
+        Self {
+            refused: 0,
+            from,
+            agent,
+        }
     }
 
     /// Handles one frame (or the error it failed to decode with).
@@ -39,7 +46,10 @@ impl LoginPhase {
                     (None, Some(username), Some(password)) => Credentials::Password {
                         username,
                         password,
-                        from: self.from,
+                        client: ClientInfo::new(
+                            self.from,
+                            login.device.as_deref().or(self.agent.as_deref()),
+                        ),
                     },
                     _ => unreachable!("decode checks the login shape"),
                 };

@@ -133,7 +133,7 @@ async fn login(
     shutdown: &CancellationToken,
 ) -> Option<(Authed, Resume)> {
     let deadline = Instant::now() + hub.config().session.login_timeout();
-    let mut phase = LoginPhase::new(peer.ip());
+    let mut phase = LoginPhase::new(peer.ip(), Some("tcp".to_owned()));
     loop {
         let read = tokio::select! {
             () = shutdown.cancelled() => {

@@ -21,7 +21,7 @@ use super::login::{error_frame, LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::http::{bearer_token, check_origin, client_ip, AppState};
+use crate::http::{bearer_token, check_origin, client_ip, user_agent, AppState};
 use crate::hub::sessions::SessionControl;
 use crate::hub::{Authed, Credentials, Hub, Resume, Session};
 
@@ -51,6 +51,7 @@ pub async fn upgrade(
         return err.into_response();
     }
     let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
+    let agent = user_agent(&headers);
     if let Err(err) = state.hub.admit_handshake(from) {
         return err.into_response();
     }
@@ -68,7 +69,13 @@ pub async fn upgrade(
     tracing::info!(%peer, authenticated = authed.is_some(), "websocket connection");
     let tracker = state.tasks.clone();
     ws.on_upgrade(move |socket| {
-        tracker.track_future(serve(socket, state.hub, from, authed, state.shutdown))
+        tracker.track_future(serve(
+            socket,
+            state.hub,
+            (from, agent),
+            authed,
+            state.shutdown,
+        ))
     })
 }
 
@@ -106,7 +113,7 @@ pub(super) fn failure_close(err: axum::Error) -> Option<(u16, &'static str)> {
 async fn serve(
     socket: WebSocket,
     hub: Hub,
-    from: std::net::IpAddr,
+    (from, agent): (std::net::IpAddr, Option<String>),
     authed: Option<Authed>,
     shutdown: CancellationToken,
 ) {
@@ -114,7 +121,7 @@ async fn serve(
     let (mut sink, mut stream) = socket.split();
     let (authed, resume) = match authed {
         Some(authed) => (authed, Resume::default()),
-        None => match login(&hub, from, &mut sink, &mut stream, &shutdown).await {
+        None => match login(&hub, from, agent, &mut sink, &mut stream, &shutdown).await {
             Some(found) => found,
             None => return,
         },
@@ -225,13 +232,14 @@ impl FrameSink for WsSink {
 async fn login(
     hub: &Hub,
     from: std::net::IpAddr,
+    agent: Option<String>,
     sink: &mut Sink,
     stream: &mut Stream,
     shutdown: &CancellationToken,
 ) -> Option<(Authed, Resume)> {
     let limits = hub.config().limits;
     let deadline = Instant::now() + hub.config().session.login_timeout();
-    let mut phase = LoginPhase::new(from);
+    let mut phase = LoginPhase::new(from, agent);
     loop {
         let read = tokio::select! {
             () = shutdown.cancelled() => {

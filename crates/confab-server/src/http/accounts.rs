@@ -12,8 +12,9 @@ use confab_protocol::ErrorCode;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{client_ip, AppState, AuthUser};
+use super::{client_ip, user_agent, AppState, AuthUser};
 use crate::error::AppError;
+use crate::hub::ClientInfo;
 use crate::store::User;
 
 #[derive(Deserialize)]
@@ -23,6 +24,9 @@ struct Account {
     /// At registration: an invite code whose room the new account joins.
     #[serde(default)]
     invite: Option<String>,
+    /// The client's name for this device, for the session list (else its User-Agent).
+    #[serde(default)]
+    device: Option<String>,
 }
 
 fn parse_account(body: Result<Bytes, BytesRejection>) -> Result<Account, AppError> {
@@ -32,6 +36,17 @@ fn parse_account(body: Result<Bytes, BytesRejection>) -> Result<Account, AppErro
             "expected {{\"username\": ..., \"password\": ...}}: {err}"
         ))
     })
+}
+
+fn client_info(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    account: &Account,
+) -> ClientInfo {
+    let ip = client_ip(peer, headers, &state.hub.config().trusted_proxies);
+    let agent = user_agent(headers);
+    ClientInfo::new(ip, account.device.as_deref().or(agent.as_deref()))
 }
 
 fn token_body(user: &User, token: &crate::auth::Token) -> Json<serde_json::Value> {
@@ -44,15 +59,15 @@ pub async fn register(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
     let account = parse_account(body)?;
+    let client = client_info(&state, peer, &headers, &account);
     let (user, token, room) = state
         .hub
         .register(
             &account.username,
             &account.password,
             account.invite.as_deref(),
-            from,
+            &client,
         )
         .await?;
     let Json(mut body) = token_body(&user, &token);
@@ -68,11 +83,11 @@ pub async fn login(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<impl IntoResponse, AppError> {
-    let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
     let account = parse_account(body)?;
+    let client = client_info(&state, peer, &headers, &account);
     let (user, token) = state
         .hub
-        .login(&account.username, &account.password, from)
+        .login(&account.username, &account.password, &client)
         .await?;
     Ok(token_body(&user, &token))
 }

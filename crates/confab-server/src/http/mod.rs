@@ -12,6 +12,7 @@ mod messages;
 mod openapi;
 mod rooms;
 mod routes;
+mod sessions;
 mod social;
 pub mod web;
 
@@ -73,6 +74,10 @@ fn all_routes(max_upload: usize) -> Routes {
         .post("/api/v1/register", accounts::register)
         .post("/api/v1/login", accounts::login)
         .post("/api/v1/logout", accounts::logout)
+        .post("/api/v1/password", sessions::change_password)
+        .get("/api/v1/sessions", sessions::list)
+        .delete("/api/v1/sessions", sessions::revoke_all)
+        .delete("/api/v1/sessions/{id}", sessions::revoke)
         .get("/api/v1/rooms", conversations::rooms)
         .post("/api/v1/rooms", rooms::create)
         .get("/api/v1/rooms/{room}", rooms::info)
@@ -237,6 +242,14 @@ pub fn client_ip(
     chain
         .and_then(|hops| hops.into_iter().rev().find(|ip| !is_trusted(ip)))
         .unwrap_or(peer)
+}
+
+/// The request's `User-Agent`, if it is text.
+pub fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Browsers send `Origin`; it must be this server (same host) or an allowed origin. Requests

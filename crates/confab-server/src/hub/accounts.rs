@@ -1,13 +1,11 @@
 //! Accounts and authentication: register, log in (by password or token), log out. Passwords are
 //! hashed with argon2id; a wrong username and a wrong password look the same to the client.
 
-use std::net::IpAddr;
-
 use confab_protocol::close;
 use confab_protocol::names::{check_password, Username};
 
 use super::sessions::Outbound;
-use super::{Authed, Hub, Session, DEFAULT_ROOM};
+use super::{Authed, ClientInfo, Hub, Session, DEFAULT_ROOM};
 use crate::auth::jwt::JwtClaims;
 use crate::auth::Token;
 use crate::bus::Event;
@@ -18,11 +16,11 @@ use crate::store::User;
 #[derive(Clone)]
 pub enum Credentials {
     Token(String),
-    /// A password login from the client's address (for the abuse limits).
+    /// A password login, with who the client is (for the abuse limits and the session list).
     Password {
         username: String,
         password: String,
-        from: IpAddr,
+        client: ClientInfo,
     },
 }
 
@@ -45,9 +43,9 @@ impl Hub {
         username: &str,
         password: &str,
         invite: Option<&str>,
-        from: IpAddr,
+        client: &ClientInfo,
     ) -> Result<(User, Token, Option<String>), AppError> {
-        self.inner.abuse.attempt(from)?;
+        self.inner.abuse.attempt(client.ip)?;
         let username = Username::parse(username).map_err(|e| AppError::bad_request(e.0))?;
         check_password(password).map_err(|e| AppError::bad_request(e.0))?;
         if let Some(code) = invite {
@@ -93,7 +91,7 @@ impl Hub {
             Some(link) => self.join_by_invite_at_registration(link, &user).await,
             None => None,
         };
-        let token = self.mint_token(&user).await?;
+        let token = self.mint_token(&user, client).await?;
         Ok((user, token, room))
     }
 
@@ -104,11 +102,11 @@ impl Hub {
         &self,
         username: &str,
         password: &str,
-        from: IpAddr,
+        client: &ClientInfo,
     ) -> Result<(User, Token), AppError> {
-        self.inner.abuse.attempt(from)?;
+        self.inner.abuse.attempt(client.ip)?;
         let user = self.verify_password(username, password).await?;
-        let token = self.mint_token(&user).await?;
+        let token = self.mint_token(&user, client).await?;
         tracing::info!(user = %user.username, "logged in");
         Ok((user, token))
     }
@@ -137,6 +135,7 @@ impl Hub {
                     .user_by_token(hash)
                     .await?
                     .ok_or_else(|| AppError::unauthorized("invalid or revoked token"))?;
+                self.inner.touches.record(hash);
                 Ok(Authed {
                     user,
                     token: hash,
@@ -147,9 +146,9 @@ impl Hub {
             Credentials::Password {
                 username,
                 password,
-                from,
+                client,
             } => {
-                let (user, token) = self.login(&username, &password, from).await?;
+                let (user, token) = self.login(&username, &password, &client).await?;
                 Ok(Authed {
                     user,
                     token: token.hash(),
@@ -199,7 +198,11 @@ impl Hub {
         Ok(())
     }
 
-    async fn verify_password(&self, username: &str, password: &str) -> Result<User, AppError> {
+    pub(super) async fn verify_password(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<User, AppError> {
         let wrong = || AppError::unauthorized("wrong username or password");
         let Ok(name) = Username::parse(username) else {
             return Err(wrong());
@@ -300,12 +303,14 @@ impl Hub {
         Ok(())
     }
 
-    async fn mint_token(&self, user: &User) -> Result<Token, AppError> {
+    async fn mint_token(&self, user: &User, client: &ClientInfo) -> Result<Token, AppError> {
         let token = Token::generate().map_err(|err| {
             tracing::error!(%err, "no randomness for a token");
             AppError::internal()
         })?;
-        self.store().create_token(user.id, token.hash()).await?;
+        self.store()
+            .create_session(user.id, token.hash(), client.origin())
+            .await?;
         Ok(token)
     }
 }

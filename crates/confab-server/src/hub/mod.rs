@@ -16,6 +16,7 @@ mod dispatch;
 pub mod health;
 mod history;
 mod invites;
+pub mod logins;
 mod messages;
 pub mod outbox;
 mod powers;
@@ -54,6 +55,7 @@ use crate::store::{Store, StoredMessage, Unread, User, UserId};
 pub use accounts::Credentials;
 use cursors::Cursors;
 use directory::Directory;
+pub use logins::ClientInfo;
 pub use outbox::{Next, Outbox};
 use ratelimit::TokenBucket;
 use room_state::RoomStates;
@@ -64,6 +66,8 @@ pub const DEFAULT_ROOM: &str = "#general";
 
 /// How often moved delivery cursors are written to the store.
 const CURSOR_FLUSH: Duration = Duration::from_millis(500);
+/// Token last-seen times are written every this many cursor flushes (30 s).
+const TOUCH_FLUSH_TICKS: u64 = 60;
 
 /// The hub; cheap to clone.
 #[derive(Clone)]
@@ -88,6 +92,7 @@ struct Inner {
     health: health::HealthCache,
     abuse: abuse::Abuse,
     jwt: Option<crate::auth::jwt::JwtVerifier>,
+    touches: logins::Touches,
     attachments: crate::attachments::Attachments,
 }
 
@@ -193,6 +198,7 @@ impl Hub {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             abuse: abuse::Abuse::new(&config.abuse),
             jwt,
+            touches: logins::Touches::default(),
             config,
             store,
             bus,
@@ -527,10 +533,15 @@ impl Hub {
 
     async fn flush_cursors_forever(self) {
         let mut tick = tokio::time::interval(CURSOR_FLUSH);
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
                 () = self.inner.stop.cancelled() => return,
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(TOUCH_FLUSH_TICKS) {
+                self.flush_touches().await;
             }
             match self.cursors().flush(self.store()).await {
                 Ok(moved) => self.announce_deliveries(&moved),

@@ -9,6 +9,7 @@
 pub mod attachments;
 pub mod ids;
 pub mod rooms;
+pub mod sessions;
 pub mod social;
 pub mod sqlite;
 
@@ -21,6 +22,7 @@ use confab_protocol::AttachmentInfo;
 use crate::auth::TokenHash;
 pub use attachments::AttachmentStore;
 pub use rooms::RoomStore;
+pub use sessions::SessionStore;
 pub use social::SocialStore;
 
 pub type UserId = i64;
@@ -261,7 +263,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Durable state. Every method is safe to call from many tasks at once. Each area's methods
 /// live in their own trait ([`AttachmentStore`], [`RoomStore`], [`SocialStore`]).
 #[async_trait]
-pub trait Store: AttachmentStore + RoomStore + SocialStore + Send + Sync + 'static {
+pub trait Store:
+    AttachmentStore + RoomStore + SessionStore + SocialStore + Send + Sync + 'static
+{
     /// Creates a user and makes them a member of `default_room` (created if missing), in one
     /// transaction. A taken username is [`StoreError::Conflict`].
     async fn create_user(
@@ -271,7 +275,6 @@ pub trait Store: AttachmentStore + RoomStore + SocialStore + Send + Sync + 'stat
         default_room: &str,
     ) -> StoreResult<(User, Conversation)>;
     async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>>;
-    async fn create_token(&self, user: UserId, token: TokenHash) -> StoreResult<()>;
     async fn user_by_token(&self, token: TokenHash) -> StoreResult<Option<User>>;
     /// Whether a token existed (and is now revoked).
     async fn revoke_token(&self, token: TokenHash) -> StoreResult<bool>;

@@ -10,6 +10,7 @@ mod queries;
 mod rooms;
 mod schema;
 mod search;
+mod sessions;
 mod social;
 mod writer;
 
@@ -240,19 +241,6 @@ impl Store for SqliteStore {
                 },
             )
             .optional()
-        })
-        .await
-    }
-
-    async fn create_token(&self, user: UserId, token: TokenHash) -> StoreResult<()> {
-        self.write(move |ctx| {
-            ctx.conn
-                .execute(
-                    "INSERT INTO tokens (hash, user_id, created_ms) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![&token.0[..], user, clock::now_ms()],
-                )
-                .map_err(db)?;
-            Ok(())
         })
         .await
     }

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0004_rooms.sql"),
     include_str!("migrations/0005_social.sql"),
     include_str!("migrations/0006_health.sql"),
+    include_str!("migrations/0007_sessions.sql"),
 ];
 
 /// Settings for every connection: WAL for concurrent readers, full sync so a commit survives

@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use super::SqliteStore;
 use crate::auth::Token;
 use crate::store::{
-    Appended, Committed, NewEntry, NewMessage, Page, Post, SearchQuery, Store, StoreError, User,
+    Appended, Committed, NewEntry, NewMessage, Page, Post, SearchQuery, SessionStore, Store,
+    StoreError, User,
 };
 
 fn open() -> (
@@ -53,7 +54,14 @@ async fn users_are_unique_and_join_the_default_room() {
     let directory = store.directory().await.unwrap();
     assert_eq!(directory.members, vec![(general.id, alice.id)]);
     let token = Token::generate().unwrap();
-    store.create_token(alice.id, token.hash()).await.unwrap();
+    let origin = crate::store::sessions::TokenOrigin {
+        device: "test".into(),
+        ip: "127.0.0.1".into(),
+    };
+    store
+        .create_session(alice.id, token.hash(), origin)
+        .await
+        .unwrap();
     assert_eq!(
         store.user_by_token(token.hash()).await.unwrap(),
         Some(alice.clone())
