@@ -72,6 +72,8 @@ pub enum Scenario {
     Reconnect(scenarios::reconnect::Options),
     /// Members who stop reading: everyone else's latency, and the server's memory
     SlowConsumer(scenarios::slow_consumer::Options),
+    /// Concurrent wrong-password logins: does chat stall for everyone else?
+    LoginFlood(scenarios::login_flood::Options),
 }
 
 /// Runs one scenario; the report says whether `--check` passed.
@@ -92,6 +94,9 @@ pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
         Scenario::Reconnect(options) => scenarios::reconnect::run(&target, &common, options).await,
         Scenario::SlowConsumer(options) => {
             scenarios::slow_consumer::run(&target, &common, options).await
+        }
+        Scenario::LoginFlood(options) => {
+            scenarios::login_flood::run(&target, &common, options).await
         }
     };
     target.close().await;

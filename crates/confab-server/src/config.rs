@@ -268,6 +268,20 @@ pub struct AbuseLimits {
     /// Sessions (over every transport) one user may have open; one more is refused with
     /// `too_large`. Default 100.
     pub max_sessions_per_user: usize,
+    /// Threads that hash and check passwords (argon2id, 19 MiB each); logins beyond wait in a
+    /// queue. 0 (the default) means half the CPU cores, at least one, so that a login flood
+    /// always leaves cores to chat.
+    pub password_hash_threads: usize,
+}
+
+impl AbuseLimits {
+    /// The number of password hashing threads to run.
+    pub fn hash_threads(&self) -> usize {
+        match self.password_hash_threads {
+            0 => (std::thread::available_parallelism().map_or(2, |n| n.get()) / 2).max(1),
+            n => n,
+        }
+    }
 }
 
 impl Default for AbuseLimits {
@@ -280,6 +294,7 @@ impl Default for AbuseLimits {
             handshakes_per_ip_per_sec: 10.0,
             handshakes_per_ip_burst: 50.0,
             max_sessions_per_user: 100,
+            password_hash_threads: 0,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod durable;
 pub mod fanout;
 mod fanout_peer;
 pub mod history;
+pub mod login_flood;
 pub mod reconnect;
 pub mod slow_consumer;
 mod sweep;

@@ -51,10 +51,21 @@ pub struct Options {
 const NON_READER_BUFFER: u32 = 4096;
 
 /// One run's outcome.
-struct Run {
-    results: Vec<MemberResult>,
-    rss_before: Option<u64>,
-    rss_peak: Option<u64>,
+pub(super) struct Run {
+    pub results: Vec<MemberResult>,
+    pub rss_before: Option<u64>,
+    pub rss_peak: Option<u64>,
+}
+
+impl Run {
+    /// The readers' send-to-receipt percentiles, all merged.
+    pub fn latency(&self) -> latency::Percentiles {
+        let mut all = latency::histogram();
+        for r in &self.results {
+            all.add(&r.latency).ok();
+        }
+        latency::percentiles(&all)
+    }
 }
 
 pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::Result<Report> {
@@ -73,14 +84,7 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
         json!({"members": options.members, "rate_per_member": options.rate, "size": options.size,
                "idle": options.idle, "duration_s": common.duration}),
     );
-    let p99 = |run: &Run| {
-        let mut all = latency::histogram();
-        for r in &run.results {
-            all.add(&r.latency).ok();
-        }
-        latency::percentiles(&all)
-    };
-    let (quiet_p, stalled_p, idle_p) = (p99(&quiet), p99(&stalled), p99(&idle));
+    let (quiet_p, stalled_p, idle_p) = (quiet.latency(), stalled.latency(), idle.latency());
     report.figure("quiet_p99_ms", quiet_p.p99_ms);
     report.figure("stalled_p99_ms", stalled_p.p99_ms);
     report.figure("idle_p99_ms", idle_p.p99_ms);
@@ -124,7 +128,7 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
 
 /// One room: `options.members` readers sending at the rate, plus `non_readers` that never
 /// read. Samples the server's memory while it runs.
-async fn room_run(
+pub(super) async fn room_run(
     target: &Target,
     common: &Common,
     options: &Options,

@@ -194,6 +194,7 @@ impl Hub {
             directory.add_contact(user, contact);
         }
         let rooms = RoomStates::load(rooms, config.rooms);
+        let hasher = PasswordHasher::new(config.abuse.hash_threads());
         let inner = Arc::new(Inner {
             writes: Arc::new(Semaphore::new(config.store.max_pending_writes)),
             abuse: abuse::Abuse::new(&config.abuse),
@@ -206,9 +207,7 @@ impl Hub {
             rooms,
             sessions: Registry::default(),
             cursors: Cursors::default(),
-            hasher: PasswordHasher::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            ),
+            hasher,
             next_session: AtomicU64::new(1),
             tasks: TaskTracker::new(),
             stop: CancellationToken::new(),
