@@ -15,6 +15,10 @@ mod routes;
 mod social;
 pub mod web;
 
+/// The `If-None-Match` / `If-Range` matcher, for the fuzz targets.
+#[doc(hidden)]
+pub use attachments::names_etag;
+
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method};
@@ -188,7 +192,8 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-fn query_token(query: Option<&str>) -> Option<String> {
+/// The token in the query string (`?token=`), if any.
+pub fn query_token(query: Option<&str>) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct TokenQuery {
         token: Option<String>,
