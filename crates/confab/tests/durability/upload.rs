@@ -20,13 +20,13 @@ pub const FIRST_LARGE: u64 = 1_000_000;
 /// The size of a large payload: 24 MiB.
 pub const LARGE: usize = 24 * 1024 * 1024;
 
-/// The payload with this index: 1 to 8 MiB of pseudo-random bytes, or [`LARGE`] from
+/// The payload with this index: 512 KiB to 4 MiB of pseudo-random bytes, or [`LARGE`] from
 /// [`FIRST_LARGE`] on.
 pub fn payload(index: u64) -> Vec<u8> {
     let len = if index >= FIRST_LARGE {
         LARGE
     } else {
-        (1 + index % 8) as usize * 1024 * 1024 - (index as usize * 7919) % 4096
+        (1 + index % 8) as usize * 512 * 1024 - (index as usize * 7919) % 4096
     };
     let mut state = index.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut bytes = Vec::with_capacity(len + 8);
@@ -123,6 +123,8 @@ async fn run(
             Ok(Ok(info)) => {
                 assert_eq!(info.size, payload(index).len() as u64, "{info:?}");
                 done.lock().unwrap().push((info.id, index));
+                // A breath between uploads, so a long run does not fill the disk.
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             // Cut off by a kill (or refused): this index may or may not have been stored.
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
