@@ -135,11 +135,19 @@ pub async fn run_with(
     let served = tokio::spawn(async move { server.await });
     shutdown.cancelled().await;
     tracing::info!("shutting down");
+    // One grace period for sessions and HTTP requests together: a peer that stopped reading
+    // and an upload still arriving must not add up to twice the grace.
+    let deadline = tokio::time::Instant::now() + grace;
     tasks.close();
-    if tokio::time::timeout(grace, tasks.wait()).await.is_err() {
+    if tokio::time::timeout_at(deadline, tasks.wait())
+        .await
+        .is_err()
+    {
         tracing::warn!("sessions did not close within the grace period");
     }
-    let _ = tokio::time::timeout(grace, served).await;
+    if tokio::time::timeout_at(deadline, served).await.is_err() {
+        tracing::warn!("HTTP requests did not finish within the grace period");
+    }
     hub.shutdown().await;
     tracing::info!("shutdown complete");
     Ok(())

@@ -805,17 +805,27 @@ async fn posting_an_upload_lets_the_conversation_read_it() {
         .await
         .expect("the upload is erased after the delete");
     assert_eq!(get(&server, path, Some(&bob), &[]).await.status, 404);
-    let mut left = Vec::new();
-    let mut dirs = vec![server.dir.join("blobs")];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                left.push(path);
+    // The bytes go just after the row (the 404): wait for them too.
+    let files = |root: std::path::PathBuf| {
+        let mut left = Vec::new();
+        let mut dirs = vec![root];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    left.push(path);
+                }
             }
         }
+        left
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut left = files(server.dir.join("blobs"));
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        left = files(server.dir.join("blobs"));
     }
     assert!(left.is_empty(), "bytes left behind: {left:?}");
     server.stop().await;

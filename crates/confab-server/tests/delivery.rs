@@ -290,3 +290,64 @@ async fn slow_consumer_is_cut_off(tune: impl FnOnce(&mut confab_server::Config))
     );
     bob.expect_quiet(Duration::from_millis(300), EVENTS).await;
 }
+
+/// Found by the SIGTERM harness (`crates/confab/tests/durability`): a session whose peer
+/// stopped reading and an upload still arriving each took a whole grace period, one after the
+/// other, so a shutdown took twice `shutdown_grace_secs`.
+#[tokio::test]
+async fn shutdown_waits_one_grace_period_for_sessions_and_uploads_together() {
+    let grace = Duration::from_secs(2);
+    let server = TestServer::start_with(|c| {
+        c.session.shutdown_grace_secs = grace.as_secs();
+        c.session.outbound_queue = 8192;
+        c.rate.frames_per_sec = 100_000.0;
+        c.rate.frames_burst = 100_000.0;
+        c.rate.messages_per_sec = 100_000.0;
+        c.rate.messages_burst = 100_000.0;
+    })
+    .await;
+    let (alice_token, mut alice) = server.user("alice").await;
+    // Bob reads nothing and his receive buffer is small: the server's writes to him block.
+    let bob_token = server.register("bob").await;
+    let _bob = server.connect_small_buffer(&bob_token).await;
+    alice.recv_type("presence").await;
+    let content = "x".repeat(4000);
+    let total = 2500;
+    let (mut tx, mut rx) = alice.ws.split();
+    for i in 0..total {
+        let frame = json!({"type": "message", "id": format!("f{i}"), "receiver": "#general", "content": content});
+        tx.feed(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+    }
+    tx.flush().await.unwrap();
+    let mut acks = 0;
+    while acks < total {
+        let next = tokio::time::timeout(Duration::from_secs(60), rx.next()).await;
+        let Ok(Some(Ok(Message::Text(text)))) = next else {
+            panic!("acks in time: {acks} of {total}");
+        };
+        acks += usize::from(text.as_str().contains(r#""type":"ack""#));
+    }
+    // An upload that has sent its headers and a little of its body.
+    let mut upload = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/attachments?name=slow.bin HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {alice_token}\r\nContent-Length: 1048576\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut upload, head.as_bytes())
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut upload, &[7u8; 1024])
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = std::time::Instant::now();
+    server.stop().await;
+    let took = started.elapsed();
+    assert!(
+        took < grace + Duration::from_millis(1500),
+        "one grace period ({grace:?}) in all, not one each: the shutdown took {took:?}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Garbage collection: uploads nobody uses (no message that is not deleted carries them, no
 //! profile shows them) are removed once older than `attachments.unposted_ttl_secs`, with every
-//! blob no remaining upload refers to. Staged files a crash left behind are removed at start.
+//! blob no remaining upload refers to. Staged files a crash left behind are removed at start
+//! and at every collection, once an hour old.
 
 use std::time::Duration;
 

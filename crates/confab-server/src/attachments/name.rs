@@ -14,7 +14,10 @@ pub fn clean_name(raw: &str) -> String {
         .chars()
         .filter(|c| !c.is_control() && !is_invisible_format(*c))
         .collect();
-    let trimmed = kept.trim().trim_start_matches('.').trim_start();
+    // Dots and spaces in any mix: `. .bashrc` must not keep its dot.
+    let trimmed = kept
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end();
     let mut name = String::with_capacity(trimmed.len().min(MAX_NAME_BYTES));
     for c in trimmed.chars() {
         if name.len() + c.len_utf8() > MAX_NAME_BYTES {
@@ -80,6 +83,16 @@ mod tests {
         assert_eq!(clean_name(""), "file");
         assert_eq!(clean_name("\u{1}\u{2}"), "file");
         assert_eq!(clean_name("été.txt"), "été.txt");
+    }
+
+    /// Found by fuzzing (`fuzz/fuzz_targets/upload_name.rs`): dots and spaces mixed at the
+    /// start left a leading dot.
+    #[test]
+    fn no_leading_dot_survives_mixed_dots_and_spaces() {
+        assert_eq!(clean_name("  . ."), "file");
+        assert_eq!(clean_name(". .bashrc"), "bashrc");
+        assert_eq!(clean_name(" .\t. .x"), "x");
+        assert_eq!(clean_name("a. .b"), "a. .b");
     }
 
     #[test]

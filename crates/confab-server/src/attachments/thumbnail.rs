@@ -3,7 +3,7 @@
 //! header claims more than the configured pixel count (a decompression bomb, or just too big)
 //! is not decoded at all.
 
-use std::io::{BufReader, Cursor};
+use std::io::{BufRead, BufReader, Cursor, Seek};
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
@@ -34,7 +34,19 @@ pub enum Preview {
 /// Decodes the picture at `path`, of type `mime` (one of the detected image types), and makes
 /// a thumbnail whose longer side is at most `max_side` pixels.
 pub fn preview(path: &Path, mime: &str, max_pixels: u64, max_side: u32) -> Preview {
-    match decode(path, mime, max_pixels, max_side) {
+    let decoded = std::fs::File::open(path)
+        .map_err(image::ImageError::from)
+        .and_then(|file| decode(BufReader::new(file), mime, max_pixels, max_side));
+    answer(decoded, mime)
+}
+
+/// [`preview`] of a picture held in memory (for fuzzing and tests).
+pub fn preview_bytes(bytes: &[u8], mime: &str, max_pixels: u64, max_side: u32) -> Preview {
+    answer(decode(Cursor::new(bytes), mime, max_pixels, max_side), mime)
+}
+
+fn answer(decoded: image::ImageResult<Preview>, mime: &str) -> Preview {
+    match decoded {
         Ok(preview) => preview,
         Err(err) => {
             tracing::debug!(%err, mime, "upload does not decode as an image");
@@ -43,12 +55,16 @@ pub fn preview(path: &Path, mime: &str, max_pixels: u64, max_side: u32) -> Previ
     }
 }
 
-fn decode(path: &Path, mime: &str, max_pixels: u64, max_side: u32) -> image::ImageResult<Preview> {
+fn decode(
+    source: impl BufRead + Seek,
+    mime: &str,
+    max_pixels: u64,
+    max_side: u32,
+) -> image::ImageResult<Preview> {
     let Some(format) = ImageFormat::from_mime_type(mime) else {
         return Ok(Preview::Invalid);
     };
-    let file = std::fs::File::open(path)?;
-    let mut reader = ImageReader::new(BufReader::new(file));
+    let mut reader = ImageReader::new(source);
     reader.set_format(format);
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(4).saturating_add(DECODER_SLACK));
@@ -128,7 +144,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("upload");
         std::fs::write(&path, bytes).unwrap();
-        preview(&path, mime, max_pixels, 320)
+        let from_file = preview(&path, mime, max_pixels, 320);
+        assert_eq!(preview_bytes(bytes, mime, max_pixels, 320), from_file);
+        from_file
     }
 
     #[test]

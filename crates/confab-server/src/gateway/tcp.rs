@@ -9,7 +9,9 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use confab_protocol::{close, decode_client_frame, ErrorCode, FrameError, ServerFrame};
+use confab_protocol::{
+    close, decode_client_frame, ClientFrame, ErrorCode, FrameError, Limits, ServerFrame,
+};
 use futures_util::StreamExt;
 use tokio::io::{AsyncWriteExt, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -60,9 +62,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: Can
     let _counted = hub.metrics().connection("tcp");
     let _ = stream.set_nodelay(true);
     let (read, write) = stream.into_split();
-    let max = hub.config().limits.max_frame_bytes;
-    // Bytes, not `LinesCodec`: a line that is not UTF-8 must be refused, not end the stream.
-    let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), max);
+    let codec = line_codec(hub.config().limits.max_frame_bytes);
     let mut lines = FramedRead::new(read, codec);
     let mut out = BufWriter::new(write);
     let Some((authed, resume)) = login(&hub, peer, &mut lines, &mut out, &shutdown).await else {
@@ -90,9 +90,29 @@ async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: Can
     hub.close_session(session);
 }
 
+/// The line splitter: `\n`-terminated lines of at most `max_frame_bytes` bytes (the `\n` not
+/// counted). Bytes, not `LinesCodec`: a line that is not UTF-8 must be refused, not end the
+/// stream.
+pub fn line_codec(max_frame_bytes: usize) -> AnyDelimiterCodec {
+    AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), max_frame_bytes)
+}
+
+/// The frame one line holds (without its `\n`; a trailing `\r` is dropped), or the error to
+/// answer it with.
+pub fn decode_line(line: &[u8], limits: &Limits) -> Result<ClientFrame, FrameError> {
+    match std::str::from_utf8(line) {
+        Ok(text) => decode_client_frame(text.trim_end_matches('\r'), limits),
+        Err(_) => Err(FrameError {
+            code: ErrorCode::BadRequest,
+            message: "lines must be UTF-8 JSON".into(),
+            reply_to: None,
+        }),
+    }
+}
+
 /// What a line read produced.
 enum Read {
-    Frame(Result<confab_protocol::ClientFrame, FrameError>),
+    Frame(Result<ClientFrame, FrameError>),
     /// Over the length limit: answered, then the connection closes (1009).
     TooLong,
     /// The peer went away or sent bytes that are not UTF-8 lines.
@@ -103,17 +123,7 @@ fn read_line(read: Option<Result<Bytes, AnyDelimiterCodecError>>, hub: &Hub) -> 
     match read {
         None | Some(Err(AnyDelimiterCodecError::Io(_))) => Read::Gone,
         Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => Read::TooLong,
-        Some(Ok(line)) => match std::str::from_utf8(&line) {
-            Ok(text) => Read::Frame(decode_client_frame(
-                text.trim_end_matches('\r'),
-                &hub.config().limits,
-            )),
-            Err(_) => Read::Frame(Err(FrameError {
-                code: ErrorCode::BadRequest,
-                message: "lines must be UTF-8 JSON".into(),
-                reply_to: None,
-            })),
-        },
+        Some(Ok(line)) => Read::Frame(decode_line(&line, &hub.config().limits)),
     }
 }
 

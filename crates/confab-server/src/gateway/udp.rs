@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use confab_protocol::{close, decode_client_frame, ClientFrame, ErrorCode, ServerFrame};
+use confab_protocol::{close, decode_client_frame, ClientFrame, ErrorCode, Limits, ServerFrame};
 use serde::Deserialize;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -62,11 +62,7 @@ pub async fn serve(socket: UdpSocket, hub: Hub, shutdown: CancellationToken, tas
             reply_bounded(&socket, from, &error, len).await;
             continue;
         }
-        let text = std::str::from_utf8(datagram).unwrap_or("");
-        let token = serde_json::from_str::<TokenOnly>(text)
-            .ok()
-            .and_then(|t| t.token);
-        let frame = decode_client_frame(text, &hub.config().limits);
+        let Datagram { token, frame } = read_datagram(datagram, &hub.config().limits);
         let Some(token) = token.map(|raw| Token::from_client(&raw)) else {
             let error = error(ErrorCode::Unauthorized, "every datagram needs \"token\"");
             reply_bounded(&socket, from, &error, len).await;
@@ -147,6 +143,26 @@ pub async fn serve(socket: UdpSocket, hub: Hub, shutdown: CancellationToken, tas
     }
 }
 
+/// One datagram as read: the token it carries and the frame it holds.
+pub struct Datagram {
+    /// `"token"`, when the datagram is a JSON object with a string there.
+    pub token: Option<String>,
+    pub frame: Result<ClientFrame, confab_protocol::FrameError>,
+}
+
+/// Reads one datagram (at most [`MAX_DATAGRAM`] bytes; bigger ones are refused before this).
+/// Bytes that are not UTF-8 read as no text at all: no token, and `bad_request`.
+pub fn read_datagram(datagram: &[u8], limits: &Limits) -> Datagram {
+    let text = std::str::from_utf8(datagram).unwrap_or("");
+    let token = serde_json::from_str::<TokenOnly>(text)
+        .ok()
+        .and_then(|t| t.token);
+    Datagram {
+        token,
+        frame: decode_client_frame(text, limits),
+    }
+}
+
 fn error(code: ErrorCode, message: &str) -> Vec<u8> {
     ServerFrame::error(code, message, None)
         .to_json()
@@ -156,17 +172,21 @@ fn error(code: ErrorCode, message: &str) -> Vec<u8> {
 /// Sends `reply` to a source that is not (or not yet) bound only if it is no larger than what
 /// that source sent; otherwise sends the bare code if that fits, or nothing.
 async fn reply_bounded(socket: &UdpSocket, to: SocketAddr, reply: &[u8], received: usize) {
+    if let Some(reply) = bounded_reply(reply, received) {
+        let _ = socket.send_to(&reply, to).await;
+    }
+}
+
+/// What may be sent to a source that is not (or not yet) bound, in answer to a datagram of
+/// `received` bytes: `reply` if it is no larger, else the bare error code if that is no
+/// larger, else nothing.
+pub fn bounded_reply(reply: &[u8], received: usize) -> Option<Vec<u8>> {
     if reply.len() <= received {
-        let _ = socket.send_to(reply, to).await;
-        return;
+        return Some(reply.to_vec());
     }
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(reply) else {
-        return;
-    };
+    let value = serde_json::from_slice::<serde_json::Value>(reply).ok()?;
     let bare = serde_json::json!({ "type": "error", "code": value["code"] }).to_string();
-    if bare.len() <= received {
-        let _ = socket.send_to(bare.as_bytes(), to).await;
-    }
+    (bare.len() <= received).then(|| bare.into_bytes())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -128,7 +128,7 @@ struct Served<'a> {
 }
 
 /// Whether an `If-None-Match` or `If-Range` value names this entity tag.
-fn names_etag(value: Option<&HeaderValue>, etag: &str) -> bool {
+pub fn names_etag(value: Option<&HeaderValue>, etag: &str) -> bool {
     let Some(value) = value.and_then(|v| v.to_str().ok()) else {
         return false;
     };

@@ -16,6 +16,10 @@ mod sessions;
 mod social;
 pub mod web;
 
+/// The `If-None-Match` / `If-Range` matcher, for the fuzz targets.
+#[doc(hidden)]
+pub use attachments::names_etag;
+
 use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -298,7 +302,8 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
-fn query_token(query: Option<&str>) -> Option<String> {
+/// The token in the query string (`?token=`), if any.
+pub fn query_token(query: Option<&str>) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct TokenQuery {
         token: Option<String>,

@@ -270,8 +270,8 @@ impl Hub {
         gc::collect(&self.inner.attachments, self.store(), cutoff).await
     }
 
-    /// The collector: cleans the staging directory once, then collects every interval until
-    /// the hub stops.
+    /// The collector: cleans the staging directory at once, then collects every interval
+    /// until the hub stops.
     pub(super) async fn collect_attachments_forever(self) {
         gc::clean_staging(&self.inner.attachments).await;
         let limits = self.config().attachments;
@@ -282,9 +282,16 @@ impl Hub {
                 _ = tick.tick() => {}
                 () = self.inner.stop.cancelled() => return,
             }
-            if let Err(err) = self.collect_attachments(limits.unposted_ttl()).await {
-                tracing::error!(%err, "attachment collection failed");
-            }
+            self.collect_once(limits.unposted_ttl()).await;
+        }
+    }
+
+    /// One collection: unused uploads older than `ttl`, and staged files a crash left (a
+    /// crash while the server runs on leaves them too, not only one before it started).
+    async fn collect_once(&self, ttl: Duration) {
+        gc::clean_staging(&self.inner.attachments).await;
+        if let Err(err) = self.collect_attachments(ttl).await {
+            tracing::error!(%err, "attachment collection failed");
         }
     }
 }
@@ -402,6 +409,30 @@ mod tests {
         );
         hub.erase_attachment(&avatar.id).await.unwrap();
         assert!(hub.store().attachment(&avatar.id).await.unwrap().is_some());
+        hub.shutdown().await;
+    }
+
+    /// Found by the kill -9 harness (`crates/confab/tests/durability`): uploads cut off by a
+    /// kill left their staged files until the next start, however long that was.
+    #[tokio::test]
+    async fn every_collection_removes_stale_staged_files() {
+        let (dir, hub) = hub().await;
+        let staging = dir.path().join("blobs").join("tmp");
+        let stale = staging.join("upload-left-by-a-crash.part");
+        let fresh = staging.join("upload-in-progress.part");
+        for path in [&stale, &fresh] {
+            std::fs::write(path, b"half an upload").unwrap();
+        }
+        let long_ago = std::time::SystemTime::now() - gc::STALE_STAGING * 2;
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
+        hub.collect_once(Duration::from_secs(3600)).await;
+        assert!(!stale.exists(), "a staged file an hour old is a crash's");
+        assert!(fresh.exists(), "a recent one may be an upload in progress");
         hub.shutdown().await;
     }
 

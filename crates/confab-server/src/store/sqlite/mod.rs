@@ -40,7 +40,8 @@ pub struct SqliteStore {
     path: PathBuf,
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    /// Idle read connections; `None` once the store is closed, so no read opens a new one.
+    readers: Arc<Mutex<Option<Vec<Connection>>>>,
     feed: Arc<CommitFeed>,
     index: Arc<indexer::Index>,
 }
@@ -79,7 +80,7 @@ impl SqliteStore {
             path,
             jobs: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
-            readers: Arc::new(Mutex::new(Vec::new())),
+            readers: Arc::new(Mutex::new(Some(Vec::new()))),
             feed: Arc::new(feed),
             index,
         })
@@ -119,29 +120,35 @@ impl SqliteStore {
         let path = self.path.clone();
         let search = self.index.path().to_owned();
         tokio::task::spawn_blocking(move || {
-            let pooled = readers.lock().expect("readers lock").pop();
+            let pooled = match readers.lock().expect("readers lock").as_mut() {
+                Some(pool) => pool.pop(),
+                // A session that outlived the shutdown's grace must not open the database
+                // again (and wait on its locks) after the store closed.
+                None => return Err(backend("store closed")),
+            };
             let conn = match pooled {
                 Some(conn) => conn,
                 None => {
-                    let conn = Connection::open(&path)?;
-                    schema::configure(&conn)?;
+                    let conn = Connection::open(&path).map_err(db)?;
+                    schema::configure(&conn).map_err(db)?;
                     conn.execute(
                         "ATTACH DATABASE ?1 AS search",
                         [search.to_string_lossy().as_ref()],
-                    )?;
+                    )
+                    .map_err(db)?;
                     conn
                 }
             };
-            let result = work(&conn);
-            let mut pool = readers.lock().expect("readers lock");
-            if pool.len() < READ_POOL {
-                pool.push(conn);
+            let result = work(&conn).map_err(db);
+            if let Some(pool) = readers.lock().expect("readers lock").as_mut() {
+                if pool.len() < READ_POOL {
+                    pool.push(conn);
+                }
             }
             result
         })
         .await
         .map_err(|e| backend(e.to_string()))?
-        .map_err(db)
     }
 }
 
@@ -462,6 +469,8 @@ impl Store for SqliteStore {
     }
 
     async fn close(&self) {
+        // Reads in progress finish; later ones are refused, and idle connections close.
+        self.readers.lock().expect("readers lock").take();
         // Dropping the sender lets the writer finish the queue and exit.
         self.jobs.lock().expect("jobs lock").take();
         let handle = self.writer.lock().expect("writer lock").take();

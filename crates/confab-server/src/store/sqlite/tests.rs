@@ -389,3 +389,21 @@ async fn the_search_index_is_rebuilt_from_the_messages() {
     assert_eq!(found.len(), 1, "{found:?}");
     store.close().await;
 }
+
+/// Found by the SIGTERM harness (`crates/confab/tests/durability`): a session that outlived
+/// the shutdown's grace went on reading after the store closed, opening new connections that
+/// waited on the database's locks and held the process's exit up for seconds.
+#[tokio::test]
+async fn reads_after_close_are_refused_at_once() {
+    let (_dir, store, _) = open();
+    store
+        .create_user("alice", "hash", "#general")
+        .await
+        .unwrap();
+    assert!(store.credentials("alice").await.unwrap().is_some());
+    store.close().await;
+    let started = std::time::Instant::now();
+    let read = store.credentials("alice").await;
+    assert!(matches!(read, Err(StoreError::Backend(_))), "{read:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+}
