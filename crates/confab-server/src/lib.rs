@@ -111,6 +111,7 @@ pub async fn run_with(
         hub: hub.clone(),
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
+        streams: gateway::sse::Streams::default(),
     });
     if let Some(tcp) = listeners.tcp {
         let gateway = gateway::tcp::serve(tcp, hub.clone(), shutdown.clone(), tasks.clone());

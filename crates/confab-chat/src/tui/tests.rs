@@ -41,6 +41,7 @@ fn ready() -> Update {
         limits: Limits::default(),
         token: None,
         reply_to: None,
+        stream: None,
     })
 }
 
