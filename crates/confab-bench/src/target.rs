@@ -24,6 +24,8 @@ messages_burst = 1000000.0
 
 [session]
 outbound_queue = 4096
+max_sessions_per_user = 1000000
+max_connections_per_ip = 1000000
 "#;
 
 pub struct Target {

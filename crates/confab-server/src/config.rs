@@ -112,6 +112,12 @@ pub struct SessionLimits {
     /// Presence changes go to the members of rooms up to this size (and to direct contacts);
     /// members of bigger rooms read who is online from `members`. Default 1000.
     pub presence_max_room: usize,
+    /// Sessions one user may have open at once, over every transport; one more is refused
+    /// with `rate_limited`. Default 100.
+    pub max_sessions_per_user: usize,
+    /// WebSocket connections, event streams and TCP connections one IP address may have open
+    /// at once; one more is refused with `rate_limited`. Default 1000.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for SessionLimits {
@@ -123,6 +129,8 @@ impl Default for SessionLimits {
             login_timeout_secs: 10,
             shutdown_grace_secs: 5,
             presence_max_room: 1000,
+            max_sessions_per_user: 100,
+            max_connections_per_ip: 1000,
         }
     }
 }
@@ -378,6 +386,11 @@ impl Config {
         }
         if self.session.outbound_queue == 0 {
             return bad("session.outbound_queue must be positive");
+        }
+        if self.session.max_sessions_per_user == 0 || self.session.max_connections_per_ip == 0 {
+            return bad(
+                "session.max_sessions_per_user and session.max_connections_per_ip must be positive",
+            );
         }
         if self.sse.replay_events == 0 {
             return bad("sse.replay_events must be positive");

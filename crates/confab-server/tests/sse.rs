@@ -821,3 +821,83 @@ async fn logout_revocation_and_shutdown_end_streams_with_their_close_codes() {
     );
     stopping.await.unwrap();
 }
+
+#[tokio::test]
+async fn streams_count_toward_the_per_user_and_per_address_limits() {
+    let server = TestServer::start_with(|c| {
+        c.session.max_sessions_per_user = 2;
+        c.session.max_connections_per_ip = 3;
+        c.sse.resume_grace_secs = 1;
+        c.sse.heartbeat_secs = 1;
+    })
+    .await;
+    let token = server.register("alice").await;
+    let ws = server.connect(&token).await;
+    let stream = SseClient::open(server.addr, &token).await;
+    // A third session of hers, over either transport, is one too many.
+    let refused = SseClient::open_with(server.addr, &token, "", &[])
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        (refused.status, refused.json()["code"].as_str()),
+        (429, Some("rate_limited"))
+    );
+    let mut third = common::Client::open(&server.ws_url()).await;
+    third
+        .send(json!({"type": "login", "id": "l", "token": token}))
+        .await;
+    let error = third.recv().await;
+    assert_eq!(
+        (error["code"].as_str(), error["reply_to"].as_str()),
+        (Some("rate_limited"), Some("l"))
+    );
+    assert_eq!(third.until_end().await.0, common::Ended::Closed(1008));
+
+    // Per address: Bob's stream is the third connection from here; a fourth is refused on
+    // every transport.
+    let bob = server.register("bob").await;
+    let bob_stream = SseClient::open(server.addr, &bob).await;
+    let refused = SseClient::open_with(server.addr, &bob, "", &[])
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(refused.status, 429);
+    assert!(refused.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("address"));
+    let upgrade =
+        tokio_tungstenite::connect_async(format!("{}?token={bob}", server.ws_url())).await;
+    match upgrade {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut line = common::LineClient::connect(server.tcp_addr).await;
+    assert_eq!(line.recv().await.unwrap()["code"], "rate_limited");
+    let close = line.recv().await.unwrap();
+    assert_eq!(
+        (close["type"].as_str(), close["code"].as_u64()),
+        (Some("close"), Some(1008))
+    );
+
+    // A stream keeps its place through its grace period, and frees it when it ends.
+    drop(ws);
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let again = loop {
+        match SseClient::open_with(server.addr, &token, "", &[]).await {
+            Ok(again) => break again,
+            Err(reply) => assert_eq!(reply.status, 429),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the places never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(again.ready["user"]["username"], "alice");
+    drop(bob_stream);
+}

@@ -59,6 +59,15 @@ impl LoginPhase {
     }
 }
 
+/// The close that follows a session that could not be opened: a limit is a policy, anything
+/// else the server's failure.
+pub fn open_failed_close(err: &AppError) -> (u16, &'static str) {
+    match err.code {
+        confab_protocol::ErrorCode::RateLimited => (close::POLICY_VIOLATION, "too many sessions"),
+        _ => (close::INTERNAL_ERROR, "cannot open session"),
+    }
+}
+
 pub fn error_frame(err: AppError, reply_to: Option<String>) -> ServerFrame {
     ServerFrame::error(err.code, err.message, reply_to)
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::login::{error_frame, LoginPhase, Step};
+use super::login::{error_frame, open_failed_close, LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::config::Config;
 use crate::error::AppError;
@@ -50,6 +50,10 @@ pub async fn upgrade(
     if let Err(err) = check_origin(&headers, &state.hub.config().allowed_origins) {
         return err.into_response();
     }
+    let slot = match state.per_ip.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(err) => return err.into_response(),
+    };
     let authed = match bearer_token(&headers).or(query.token) {
         Some(token) => match state.hub.authenticate(Credentials::Token(token)).await {
             Ok(authed) => Some(authed),
@@ -64,7 +68,10 @@ pub async fn upgrade(
     tracing::info!(%peer, authenticated = authed.is_some(), "websocket connection");
     let tracker = state.tasks.clone();
     ws.on_upgrade(move |socket| {
-        tracker.track_future(serve(socket, state.hub, authed, state.shutdown))
+        tracker.track_future(async move {
+            let _slot = slot;
+            serve(socket, state.hub, authed, state.shutdown).await
+        })
     })
 }
 
@@ -112,8 +119,9 @@ async fn serve(socket: WebSocket, hub: Hub, authed: Option<Authed>, shutdown: Ca
     let (mut session, outbox) = match hub.open_session(authed, resume).await {
         Ok(opened) => opened,
         Err(err) => {
+            let (code, reason) = open_failed_close(&err);
             let _ = send_frame(&mut sink, &error_frame(err, reply_to)).await;
-            let _ = close_with(&mut sink, close::INTERNAL_ERROR, "cannot open session").await;
+            let _ = close_with(&mut sink, code, reason).await;
             return;
         }
     };

@@ -42,6 +42,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// The open Server-Sent Events streams.
     pub streams: gateway::sse::Streams,
+    /// Connections per client address (WebSocket connections and event streams).
+    pub per_ip: gateway::admission::PerIp,
 }
 
 /// The whole HTTP surface.

@@ -18,6 +18,7 @@ mod messages;
 pub mod outbox;
 mod powers;
 mod profiles;
+mod quota;
 pub mod ratelimit;
 mod receipts;
 mod room_state;
@@ -75,6 +76,7 @@ struct Inner {
     directory: Directory,
     rooms: RoomStates,
     sessions: Registry,
+    quota: quota::SessionQuota,
     cursors: Cursors,
     hasher: PasswordHasher,
     writes: Arc<Semaphore>,
@@ -176,6 +178,7 @@ impl Hub {
             directory,
             rooms,
             sessions: Registry::default(),
+            quota: quota::SessionQuota::default(),
             cursors: Cursors::default(),
             hasher: PasswordHasher::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -237,6 +240,13 @@ impl Hub {
         resume: Resume,
     ) -> Result<(Session, Outbox), AppError> {
         let config = &self.inner.config;
+        let max = config.session.max_sessions_per_user;
+        if !self.inner.quota.try_open(authed.user.id, max) {
+            return Err(AppError::new(
+                ErrorCode::RateLimited,
+                format!("too many sessions for this user (at most {max})"),
+            ));
+        }
         let id = self.inner.next_session.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::channel(config.session.outbound_queue);
         // Bounded below the outbound queue, so pending acks can never overflow it.
@@ -462,6 +472,7 @@ impl Hub {
         handle
             .control
             .close(confab_protocol::close::GOING_AWAY, "session ended");
+        self.inner.quota.close(handle.user);
         self.inner.sessions.remove(handle.user, handle.id, || {
             self.publish(Event::Presence {
                 user: handle.user,

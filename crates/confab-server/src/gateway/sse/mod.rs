@@ -16,10 +16,11 @@ pub mod replay;
 pub mod stream;
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use confab_protocol::{close, ErrorCode, Limits, Receiver, ServerFrame};
@@ -45,11 +46,12 @@ pub struct EventsQuery {
 /// `GET /api/v1/events`: opens a stream, or resumes one named by `Last-Event-ID`.
 pub async fn events(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Response {
-    match open(state, method, headers, query).await {
+    match open(state, peer, method, headers, query).await {
         Ok(response) => response,
         Err(err) => err.into_response(),
     }
@@ -57,6 +59,7 @@ pub async fn events(
 
 async fn open(
     state: AppState,
+    peer: SocketAddr,
     method: Method,
     headers: HeaderMap,
     query: Result<Query<EventsQuery>, QueryRejection>,
@@ -89,6 +92,9 @@ async fn open(
             abandoned = Some(stream);
         }
     }
+    // A fresh stream: a new connection for the per-address limit (the session checks the
+    // per-user one).
+    let slot = state.per_ip.admit(peer.ip())?;
     let context = Context {
         hub: state.hub.clone(),
         streams: state.streams.clone(),
@@ -111,7 +117,7 @@ async fn open(
             context.hub.close_session(session);
             return Err(AppError::internal());
         };
-        Ok(Stream::start(&context, session, outbox, &ready))
+        Ok(Stream::start(&context, session, outbox, &ready, slot))
     });
     let (stream, feed) = opened.await.map_err(|_| AppError::internal())??;
     tracing::info!(stream = %stream.id, user = %stream.user.username, "stream open");

@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use super::event::{self, EventId};
 use super::replay::{Mark, Replay};
+use crate::gateway::admission::IpSlot;
 use crate::hub::sessions::SessionControl;
 use crate::hub::{Hub, Next, Outbox, Session};
 use crate::store::User;
@@ -120,6 +121,7 @@ impl Stream {
         session: Session,
         outbox: Outbox,
         ready: &ServerFrame,
+        slot: IpSlot,
     ) -> (Arc<Self>, Feed) {
         let config = context.hub.config();
         let (batches, batch_rx) = mpsc::channel(BATCHES);
@@ -157,7 +159,7 @@ impl Stream {
             session,
             batch_rx,
             pump,
-            context.streams.clone(),
+            (context.streams.clone(), slot),
         ));
         (stream, feed)
     }
@@ -386,14 +388,14 @@ fn place(got: &mut Vec<Option<Bytes>>, index: usize, frame: Bytes) {
 }
 
 /// The reader: frames from POSTs to the hub, in order, until the session ends; then the
-/// end of the session.
+/// end of the session (and of its place in the per-address count).
 async fn read(
     stream: Arc<Stream>,
     hub: Hub,
     mut session: Session,
     mut batches: mpsc::Receiver<Batch>,
     pump: JoinHandle<()>,
-    streams: Streams,
+    (streams, _slot): (Streams, IpSlot),
 ) {
     loop {
         let batch = tokio::select! {
