@@ -385,10 +385,16 @@ struct Event {
     data: String,
 }
 
-/// The `text/event-stream` format, fed in pieces as they arrive.
+/// The `text/event-stream` format, fed in pieces as they arrive: read line by line (a line
+/// ends with LF, an optional CR before it dropped), an empty line ending an event. Linear in
+/// the input: each byte is looked at once, and what was consumed is dropped once per piece.
 #[derive(Default)]
 struct EventParser {
     buffer: Vec<u8>,
+    /// The event being read.
+    id: Option<String>,
+    data: String,
+    has_data: bool,
 }
 
 impl EventParser {
@@ -396,49 +402,44 @@ impl EventParser {
     fn push(&mut self, data: &[u8]) -> Vec<Event> {
         self.buffer.extend_from_slice(data);
         let mut events = Vec::new();
-        while let Some(end) = block_end(&self.buffer) {
-            let block: Vec<u8> = self.buffer.drain(..end.1).collect();
-            let text = String::from_utf8_lossy(&block[..end.0]);
-            let (mut id, mut data, mut has_data) = (None, String::new(), false);
-            for line in text.split('\n').map(|l| l.trim_end_matches('\r')) {
-                if line.is_empty() || line.starts_with(':') {
-                    continue;
-                }
-                let (field, value) = line.split_once(':').unwrap_or((line, ""));
-                let value = value.strip_prefix(' ').unwrap_or(value);
-                match field {
-                    "id" => id = Some(value.to_owned()),
-                    "data" => {
-                        if has_data {
-                            data.push('\n');
-                        }
-                        data.push_str(value);
-                        has_data = true;
-                    }
-                    _ => {}
-                }
+        let mut start = 0;
+        while let Some(len) = self.buffer[start..].iter().position(|&b| b == b'\n') {
+            let mut line = &self.buffer[start..start + len];
+            start += len + 1;
+            if let Some(stripped) = line.strip_suffix(b"\r") {
+                line = stripped;
             }
-            if has_data {
-                events.push(Event { id, data });
+            if line.is_empty() {
+                if self.has_data {
+                    events.push(Event {
+                        id: self.id.take(),
+                        data: std::mem::take(&mut self.data),
+                    });
+                }
+                self.id = None;
+                self.has_data = false;
+                continue;
+            }
+            if line.starts_with(b":") {
+                continue;
+            }
+            let line = String::from_utf8_lossy(line);
+            let (field, value) = line.split_once(':').unwrap_or((&line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            match field {
+                "id" => self.id = Some(value.to_owned()),
+                "data" => {
+                    if self.has_data {
+                        self.data.push('\n');
+                    }
+                    self.data.push_str(value);
+                    self.has_data = true;
+                }
+                _ => {}
             }
         }
+        self.buffer.drain(..start);
         events
-    }
-}
-
-/// Where the first event of `buffer` ends: (end of its text, end of its blank line).
-fn block_end(buffer: &[u8]) -> Option<(usize, usize)> {
-    let lf = buffer
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map(|i| (i, i + 2));
-    let crlf = buffer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, i + 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
     }
 }
 

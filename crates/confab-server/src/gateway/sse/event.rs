@@ -95,8 +95,13 @@ pub fn reply_to(frame: &[u8]) -> Option<String> {
     struct ReplyTo {
         reply_to: Option<String>,
     }
-    // Most frames have none: skip the parse when the key cannot be there.
-    if !frame.windows(11).any(|w| w == b"\"reply_to\":") {
+    // Most frames have none. Events never answer a frame (protocol.md section 5), and they
+    // are most of the traffic: no need to look into them.
+    if matches!(
+        frame_type(frame),
+        Some("message" | "update" | "typing" | "presence" | "membership")
+    ) || !frame.windows(11).any(|w| w == b"\"reply_to\":")
+    {
         return None;
     }
     serde_json::from_slice::<ReplyTo>(frame).ok()?.reply_to
@@ -162,17 +167,22 @@ mod tests {
             Some("m1")
         );
         assert_eq!(
-            reply_to(br#"{"type":"message","content":"\"reply_to\":\"x\""}"#),
+            reply_to(br#"{"type":"error","message":"\"reply_to\":\"x\""}"#),
             None
         );
         assert_eq!(
-            reply_to(br#"{"type":"message","reply_to_message":{"id":"x"}}"#),
+            reply_to(br#"{"type":"history","messages":[{"reply_to_message":{"id":"x"}}]}"#),
             None
         );
         assert_eq!(
-            reply_to(br#"{"type":"message","inner":{"reply_to":"x"}}"#),
+            reply_to(br#"{"type":"history","messages":[{"reply_to":"x"}]}"#),
             None,
             "a nested key is not the frame's"
+        );
+        assert_eq!(
+            reply_to(br#"{"type":"message","reply_to":"x"}"#),
+            None,
+            "an event never answers a frame"
         );
     }
 }

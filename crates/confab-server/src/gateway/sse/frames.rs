@@ -8,7 +8,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use confab_protocol::{decode_client_frame, ClientFrame, ErrorCode, FrameError, Limits};
@@ -16,8 +16,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::auth::Token;
 use crate::error::AppError;
-use crate::http::{AppState, AuthUser};
+use crate::http::{bearer_token, AppState};
+use crate::hub::Credentials;
 
 /// Frames one POST may carry, at most (more: `413 too_large`).
 pub const MAX_POST_FRAMES: usize = 100;
@@ -25,16 +27,33 @@ pub const MAX_POST_FRAMES: usize = 100;
 #[derive(Deserialize)]
 pub struct FramesQuery {
     stream: Option<String>,
+    token: Option<String>,
 }
 
 /// `POST /api/v1/frames`.
 pub async fn frames(
     State(state): State<AppState>,
-    auth: AuthUser,
+    headers: HeaderMap,
     query: Result<Query<FramesQuery>, QueryRejection>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
     let Query(query) = query.map_err(|err| AppError::bad_request(err.body_text()))?;
+    let token = bearer_token(&headers)
+        .or(query.token)
+        .ok_or_else(|| AppError::unauthorized("a bearer token is required"))?;
+    // The stream's own token needs no lookup while the stream is open: revoking a token
+    // closes its sessions. Any other token is checked as for any REST call, first.
+    let stream = query.stream.as_deref().and_then(|id| state.streams.get(id));
+    let hash = Token::from_client(&token).hash();
+    let own = stream
+        .as_ref()
+        .is_some_and(|s| s.token == hash && !s.control.is_closed());
+    let stream = if own {
+        stream
+    } else {
+        let authed = state.hub.authenticate(Credentials::Token(token)).await?;
+        stream.filter(|s| s.user.id == authed.user.id)
+    };
     let body = body.map_err(|err| {
         if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::new(ErrorCode::TooLarge, err.body_text())
@@ -42,15 +61,13 @@ pub async fn frames(
             AppError::bad_request(err.body_text())
         }
     })?;
-    let id = query
-        .stream
-        .ok_or_else(|| AppError::bad_request("name the stream: ?stream=<ready.stream>"))?;
+    if query.stream.is_none() {
+        return Err(AppError::bad_request(
+            "name the stream: ?stream=<ready.stream>",
+        ));
+    }
     let ended = || AppError::not_found("no such stream of yours (it ended, or never was)");
-    let stream = state
-        .streams
-        .get(&id)
-        .filter(|s| s.user.id == auth.user.id)
-        .ok_or_else(ended)?;
+    let stream = stream.ok_or_else(ended)?;
     let config = state.hub.config();
     let frames = parse(&body, &config.limits)?;
     let ids: Vec<Option<String>> = frames

@@ -28,6 +28,7 @@ use tokio_util::task::TaskTracker;
 
 use super::event::{self, EventId};
 use super::replay::{Mark, Replay};
+use crate::auth::TokenHash;
 use crate::gateway::admission::IpSlot;
 use crate::hub::sessions::SessionControl;
 use crate::hub::{Hub, Next, Outbox, Session};
@@ -35,6 +36,8 @@ use crate::store::User;
 
 /// Events written to a connection in one chunk, at most.
 const CHUNK_EVENTS: usize = 64;
+/// Frames the pump takes from the outbox before it wakes the connection, at most.
+const BATCH: usize = 64;
 /// Batches of frames waiting for the reader, per stream; more POSTs wait their turn.
 const BATCHES: usize = 16;
 /// How long the end of a stream waits for its connection to write what is left.
@@ -83,6 +86,8 @@ struct Route {
 pub struct Stream {
     pub id: String,
     pub user: User,
+    /// The token the session runs on (a revoked token closes the session).
+    pub token: TokenHash,
     session: u64,
     pub control: Arc<SessionControl>,
     batches: mpsc::Sender<Batch>,
@@ -128,6 +133,7 @@ impl Stream {
         let stream = Arc::new(Self {
             id: event::new_stream_id(),
             user: session.user.clone(),
+            token: session.handle.token,
             session: session.handle.id,
             control: session.handle.control.clone(),
             batches,
@@ -266,8 +272,8 @@ impl Stream {
         Ok(handled)
     }
 
-    /// A frame from the outbox: to the POST waiting for it, or onto the stream. Returns
-    /// whether it went to a POST.
+    /// A frame from the outbox: to the POST waiting for it, or onto the stream (the connection
+    /// is woken once per batch, by the caller). Returns whether it went to a POST.
     fn deliver(&self, frame: Bytes, mark: Mark, force: bool) -> bool {
         let mut shared = self.lock();
         if !shared.routes.is_empty() {
@@ -292,8 +298,6 @@ impl Stream {
             n: shared.replay.next_n(),
         };
         shared.replay.push(event::encode(&frame, &id), mark, force);
-        drop(shared);
-        self.wake.notify_waiters();
         false
     }
 
@@ -436,6 +440,7 @@ async fn pump(
                 while let Some(Next::Send(frame, mark)) = outbox.try_next() {
                     stream.deliver(frame, mark, true);
                 }
+                stream.wake.notify_waiters();
                 stream.finish(close::GOING_AWAY, "server shutting down");
                 stream.control.close(close::GOING_AWAY, "server shutting down");
                 break;
@@ -449,19 +454,36 @@ async fn pump(
                 }
             }
             () = stream.progress.notified() => {}
-            next = outbox.next(), if room => match next {
-                Next::Send(frame, mark) => {
-                    if stream.deliver(frame, mark, false) {
-                        if let Some((conv, seq)) = mark {
-                            outbox.written(conv, seq);
+            next = outbox.next(), if room => {
+                // Everything ready goes in one batch, and the connection is woken once for it.
+                let mut next = Some(next);
+                let mut taken = 0;
+                let mut closing = None;
+                while let Some(item) = next.take() {
+                    match item {
+                        Next::Send(frame, mark) => {
+                            if stream.deliver(frame, mark, false) {
+                                if let Some((conv, seq)) = mark {
+                                    outbox.written(conv, seq);
+                                }
+                            }
+                        }
+                        Next::Close(code, reason) => {
+                            closing = Some((code, reason));
+                            break;
                         }
                     }
+                    taken += 1;
+                    if taken < BATCH && stream.has_room() {
+                        next = outbox.try_next();
+                    }
                 }
-                Next::Close(code, reason) => {
+                stream.wake.notify_waiters();
+                if let Some((code, reason)) = closing {
                     stream.finish(code, reason);
                     break;
                 }
-            },
+            }
             () = stream.control.closed(), if !room => {
                 let (code, reason) = stream
                     .control
