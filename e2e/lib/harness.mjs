@@ -8,6 +8,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
@@ -168,6 +169,65 @@ export async function startProxy(targetPort) {
       await new Promise((r) => server.close(() => r()));
     },
   };
+}
+
+/**
+ * An HTTP proxy in front of the server that passes plain requests through (streaming, so
+ * Server-Sent Events arrive as they are sent) and, like the proxies of some corporate and hotel
+ * networks, refuses every WebSocket upgrade with 403 while `blocking`. allow() lets upgrades
+ * through from then on; dropAll() cuts every open connection but keeps listening. `refused`
+ * counts the upgrades refused.
+ */
+export async function startUpgradeBlockingProxy(targetPort) {
+  const port = await freePort();
+  const sockets = new Set();
+  const proxy = { url: `http://127.0.0.1:${port}`, port, refused: 0, blocking: true };
+  const server = http.createServer((req, res) => {
+    const upstream = http.request(
+      { host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        res.flushHeaders();
+        answer.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('upgrade', (req, socket, head) => {
+    if (proxy.blocking) {
+      proxy.refused += 1;
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const upstream = net.connect(targetPort, '127.0.0.1', () => {
+      const lines = [`${req.method} ${req.url} HTTP/1.1`];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
+      upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
+      if (head.length) upstream.write(head);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    const drop = () => { socket.destroy(); upstream.destroy(); };
+    socket.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  proxy.allow = () => { proxy.blocking = false; };
+  proxy.dropAll = () => { for (const s of sockets) s.destroy(); };
+  proxy.stop = async () => {
+    proxy.dropAll();
+    await new Promise((r) => server.close(() => r()));
+  };
+  return proxy;
 }
 
 /** Headless system Chromium, flags as docs/web.md says. */

@@ -1,4 +1,5 @@
-//! `confab bench`: drives a confab server over real WebSocket connections and measures it.
+//! `confab bench`: drives a confab server over real WebSocket connections (or, with
+//! `--transport sse`, Server-Sent Events and POSTs) and measures it.
 //! Each scenario ([`scenarios`]) runs for a fixed duration, prints a progress line while it
 //! runs and a human summary at the end, and can write its figures as JSON. `--check` verifies
 //! that every message reached every intended recipient exactly once and fails loudly if not.
@@ -47,6 +48,10 @@ pub struct Common {
     /// Where the peers live (npm ci there first)
     #[arg(long, global = true, default_value = "bench/peers")]
     pub peers_dir: PathBuf,
+    /// How the measured clients reach confab: ws, or sse (Server-Sent Events + POST; dm and
+    /// fanout only)
+    #[arg(long, global = true, default_value = "ws")]
+    pub transport: confab_client::Transport,
 }
 
 impl Common {
@@ -81,6 +86,14 @@ pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
     if common.peer.is_some() && !matches!(scenario, Scenario::Fanout(_) | Scenario::Connections(_))
     {
         anyhow::bail!("--peer measures only the fanout and connections scenarios");
+    }
+    if common.transport == confab_client::Transport::Sse
+        && !matches!(scenario, Scenario::Fanout(_) | Scenario::Dm(_))
+    {
+        anyhow::bail!("--transport sse measures only the dm and fanout scenarios");
+    }
+    if common.transport == confab_client::Transport::Sse && common.peer.is_some() {
+        anyhow::bail!("--transport sse measures confab, not a --peer");
     }
     let target = target::Target::open(&common).await?;
     let report = match scenario {

@@ -24,6 +24,7 @@ messages_burst = 1000000.0
 
 [session]
 outbound_queue = 4096
+max_connections_per_ip = 1000000
 
 [abuse]
 attempts_per_ip_per_min = 1000000.0

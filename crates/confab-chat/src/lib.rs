@@ -14,8 +14,21 @@ pub mod session;
 pub mod tracker;
 pub mod tui;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use confab_client::Endpoint;
+
+/// How `confab chat` reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum TransportChoice {
+    /// A WebSocket
+    #[default]
+    Ws,
+    /// Server-Sent Events down and HTTP POSTs up, for networks that block WebSockets
+    Sse,
+    /// A WebSocket when one can be opened, else Server-Sent Events (tried again at every
+    /// reconnection)
+    Auto,
+}
 
 /// `confab chat` options.
 #[derive(Debug, Clone, Args)]
@@ -48,6 +61,9 @@ pub struct ChatArgs {
     /// certificate); the system's roots are always trusted
     #[arg(long)]
     pub ca_file: Option<std::path::PathBuf>,
+    /// How to reach the server
+    #[arg(long, value_enum, default_value_t = TransportChoice::Ws)]
+    pub transport: TransportChoice,
 }
 
 /// Runs the client; returns the process exit code.
@@ -60,7 +76,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
         register: args.register,
     };
     let token = credentials::token(&endpoint, &login).await?;
-    let (commands, updates) = session::spawn(endpoint, token);
+    let (commands, updates) = session::spawn(endpoint, token, args.transport);
     if !args.plain {
         return tui::run(commands, updates).await;
     }

@@ -8,6 +8,10 @@
 //! its answer to a dropped connection, or was asked for while there was none, is answered here
 //! with an `internal` error saying so, so nothing waits for ever. The interface hands it
 //! [`Command`]s and renders the [`Update`]s it sends back.
+//!
+//! Over Server-Sent Events ([`TransportChoice::Sse`]) a reconnection first asks for the same
+//! stream back (`Last-Event-ID`), which brings everything it missed in order; the cursors make a
+//! fresh stream exact just the same.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,10 +20,11 @@ use std::time::Duration;
 use confab_client::protocol::{
     close, AttachmentInfo, ChatMessage, ClientFrame, ErrorCode, Login, Ready, Receiver, ServerFrame,
 };
+use confab_client::sse::ResumePoint;
 use confab_client::{ClientError, Connection, Endpoint};
 use tokio::sync::mpsc;
 
-use crate::{format, outgoing};
+use crate::{format, outgoing, TransportChoice};
 
 /// What the interface asks for.
 #[derive(Debug)]
@@ -78,11 +83,43 @@ const FIRST_DELAY: Duration = Duration::from_millis(500);
 const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Starts the session task.
-pub fn spawn(endpoint: Endpoint, token: String) -> (mpsc::Sender<Command>, mpsc::Receiver<Update>) {
+pub fn spawn(
+    endpoint: Endpoint,
+    token: String,
+    transport: TransportChoice,
+) -> (mpsc::Sender<Command>, mpsc::Receiver<Update>) {
     let (commands, command_rx) = mpsc::channel(256);
     let (update_tx, updates) = mpsc::channel(1024);
-    tokio::spawn(run(endpoint, token, command_rx, update_tx));
+    tokio::spawn(run(endpoint, token, transport, command_rx, update_tx));
     (commands, updates)
+}
+
+/// Connects over the chosen transport, resuming from what `state` holds.
+async fn connect(
+    endpoint: &Endpoint,
+    token: &str,
+    transport: TransportChoice,
+    state: &State,
+) -> Result<(Connection, Ready), ClientError> {
+    let over_ws = || {
+        let login = Login {
+            token: Some(token.to_owned()),
+            cursors: state.cursors.clone(),
+            ..Login::default()
+        };
+        Connection::connect_login(endpoint, login)
+    };
+    let over_sse =
+        || Connection::connect_sse(endpoint, token, &state.cursors, state.stream.clone());
+    match transport {
+        TransportChoice::Ws => over_ws().await,
+        TransportChoice::Sse => over_sse().await,
+        TransportChoice::Auto => match over_ws().await {
+            Err(err @ ClientError::Refused { .. }) => Err(err),
+            Err(_) => over_sse().await,
+            connected => connected,
+        },
+    }
 }
 
 #[derive(Default)]
@@ -92,11 +129,14 @@ struct State {
     pending: Vec<(String, ClientFrame)>,
     /// Ids of the other frames sent on this connection and not answered yet.
     unanswered: Vec<String>,
+    /// Where the last event stream stood, to ask for it back.
+    stream: ResumePoint,
 }
 
 async fn run(
     endpoint: Endpoint,
     token: String,
+    transport: TransportChoice,
     mut commands: mpsc::Receiver<Command>,
     updates: mpsc::Sender<Update>,
 ) {
@@ -109,12 +149,7 @@ async fn run(
         events: upload_tx,
     };
     loop {
-        let login = Login {
-            token: Some(token.clone()),
-            cursors: state.cursors.clone(),
-            ..Login::default()
-        };
-        let outcome = match Connection::connect_login(&endpoint, login).await {
+        let outcome = match connect(&endpoint, &token, transport, &state).await {
             Ok((connection, ready)) => {
                 delay = FIRST_DELAY;
                 state.me = ready.user.username.clone();

@@ -147,7 +147,7 @@ pub async fn upload(
 }
 
 /// A query value with everything but the unreserved characters percent-encoded.
-fn query_escape(value: &str) -> String {
+pub(crate) fn query_escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {

@@ -1,16 +1,18 @@
 //! An async client for confab, built on the protocol crate: [`accounts`] over REST (register,
-//! log in) and [`Connection`], one WebSocket session that sends [`ClientFrame`]s and receives
-//! [`ServerFrame`]s. The bench, the terminal client and the tests use it.
+//! log in) and [`Connection`], one session that sends [`ClientFrame`]s and receives
+//! [`ServerFrame`]s, over a WebSocket or, where those are blocked, Server-Sent Events with
+//! POSTs ([`sse`]). The bench, the terminal client and the tests use it.
 
 #![forbid(unsafe_code)]
 
 pub mod accounts;
 mod connection;
 mod endpoint;
+pub mod sse;
 mod tls;
 
 pub use confab_protocol as protocol;
-pub use connection::{connect_tcp_from, Connection, Receiver, Sender};
+pub use connection::{connect_tcp_from, Connection, Receiver, Sender, Transport};
 pub use endpoint::Endpoint;
 
 use confab_protocol::{ErrorCode, ServerFrame};

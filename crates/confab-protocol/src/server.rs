@@ -99,6 +99,10 @@ pub struct Ready {
     /// The `id` of the in-band `login` frame this answers, if it had one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<String>,
+    /// The Server-Sent Events stream this session runs on (`GET /api/v1/events` only): posts
+    /// name it with `?stream=`, and its events' ids begin with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
 }
 
 /// A user as the protocol shows them.
@@ -491,8 +495,10 @@ mod tests {
             limits: Limits::default(),
             token: None,
             reply_to: None,
+            stream: Some("0123abcd".into()),
         });
         let text = ready.to_json();
+        assert!(text.ends_with(r#","stream":"0123abcd"}"#), "{text}");
         assert_eq!(serde_json::from_str::<ServerFrame>(&text).unwrap(), ready);
     }
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub rate: RateLimits,
     /// Per-session bounds and timers.
     pub session: SessionLimits,
+    /// The Server-Sent Events + POST fallback transport (`/api/v1/events`, `/api/v1/frames`).
+    pub sse: SseLimits,
     /// Origins (scheme://host[:port]) allowed to open a WebSocket besides the server's own.
     /// Requests without an `Origin` header (non-browser clients) are always allowed.
     pub allowed_origins: Vec<String>,
@@ -67,6 +69,7 @@ impl Default for Config {
             limits: Limits::default(),
             rate: RateLimits::default(),
             session: SessionLimits::default(),
+            sse: SseLimits::default(),
             allowed_origins: Vec::new(),
             store: StoreTuning::default(),
             web_dir: None,
@@ -131,6 +134,9 @@ pub struct SessionLimits {
     /// Presence changes go to the members of rooms up to this size (and to direct contacts);
     /// members of bigger rooms read who is online from `members`. Default 1000.
     pub presence_max_room: usize,
+    /// WebSocket connections, event streams and TCP connections one IP address may have open
+    /// at once; one more is refused with `rate_limited`. Default 1000.
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for SessionLimits {
@@ -144,6 +150,7 @@ impl Default for SessionLimits {
             login_timeout_secs: 10,
             shutdown_grace_secs: 5,
             presence_max_room: 1000,
+            max_connections_per_ip: 1000,
         }
     }
 }
@@ -163,6 +170,49 @@ impl SessionLimits {
     }
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_secs(self.shutdown_grace_secs)
+    }
+}
+
+/// Bounds and timers of the Server-Sent Events transport.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SseLimits {
+    /// Seconds between heartbeat comments (`: ping`) on an idle stream, so proxies keep it
+    /// open. Default 15.
+    pub heartbeat_secs: u64,
+    /// Seconds a stream's session is kept after its connection drops, waiting for the
+    /// EventSource to come back with `Last-Event-ID`; then it closes like a dropped
+    /// WebSocket. Default 30.
+    pub resume_grace_secs: u64,
+    /// Events each stream keeps for replay to a reconnecting client; events not yet written
+    /// are never dropped from it (when it is full of them, the outbound queue fills and the
+    /// slow-consumer rule applies). Default 256.
+    pub replay_events: usize,
+    /// Seconds a `POST /api/v1/frames` waits for the replies of its frames; replies that come
+    /// later go on the stream. Default 10.
+    pub post_timeout_secs: u64,
+}
+
+impl Default for SseLimits {
+    fn default() -> Self {
+        Self {
+            heartbeat_secs: 15,
+            resume_grace_secs: 30,
+            replay_events: 256,
+            post_timeout_secs: 10,
+        }
+    }
+}
+
+impl SseLimits {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+    pub fn resume_grace(&self) -> Duration {
+        Duration::from_secs(self.resume_grace_secs)
+    }
+    pub fn post_timeout(&self) -> Duration {
+        Duration::from_secs(self.post_timeout_secs.max(1))
     }
 }
 
@@ -266,7 +316,7 @@ pub struct AbuseLimits {
     /// Burst of handshakes from one address. Default 50.
     pub handshakes_per_ip_burst: f64,
     /// Sessions (over every transport) one user may have open; one more is refused with
-    /// `too_large`. Default 100.
+    /// `rate_limited`. Default 100.
     pub max_sessions_per_user: usize,
     /// Threads that hash and check passwords (argon2id, 19 MiB each); logins beyond wait in a
     /// queue. 0 (the default) means half the CPU cores, at least one, so that a login flood
@@ -435,6 +485,12 @@ impl Config {
                 "session.outbound_queue must be positive and session.outbound_queue_bytes at least 65536 (a frame's limit)",
             );
         }
+        if self.session.max_connections_per_ip == 0 {
+            return bad("session.max_connections_per_ip must be positive");
+        }
+        if self.sse.replay_events == 0 {
+            return bad("sse.replay_events must be positive");
+        }
         if self.store.max_batch == 0 || self.store.max_pending_writes == 0 {
             return bad("store.max_batch and store.max_pending_writes must be positive");
         }
@@ -536,6 +592,13 @@ mod tests {
         let rooms: Config = toml::from_str("[rooms]\nmax_mute_secs = 60\n").unwrap();
         assert_eq!(rooms.rooms.max_mute_secs, 60);
         assert_eq!(rooms.rooms.password_attempts_burst, 5.0);
+        let sse: Config = toml::from_str("[sse]\nheartbeat_secs = 5\n").unwrap();
+        assert_eq!(sse.sse.heartbeat(), Duration::from_secs(5));
+        assert_eq!(sse.sse.replay_events, 256);
+        assert!(toml::from_str::<Config>("[sse]\nheartbeat = 5\n").is_err());
+        let mut config = Config::default();
+        config.sse.replay_events = 0;
+        assert!(config.validate().is_err());
     }
 
     #[test]

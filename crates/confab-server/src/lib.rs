@@ -105,6 +105,7 @@ pub async fn run_with(
         metrics.clone(),
     )?;
     let grace = config.session.shutdown_grace();
+    let per_ip = gateway::admission::PerIp::new(config.session.max_connections_per_ip);
     let hub = Hub::new(config, Arc::new(store), bus, events, metrics)
         .await
         .map_err(|e| ServeError::Start(e.to_string()))?;
@@ -113,9 +114,17 @@ pub async fn run_with(
         hub: hub.clone(),
         shutdown: shutdown.clone(),
         tasks: tasks.clone(),
+        streams: gateway::sse::Streams::default(),
+        per_ip: per_ip.clone(),
     });
     if let Some(tcp) = listeners.tcp {
-        let gateway = gateway::tcp::serve(tcp, hub.clone(), shutdown.clone(), tasks.clone());
+        let gateway = gateway::tcp::serve(
+            tcp,
+            hub.clone(),
+            shutdown.clone(),
+            tasks.clone(),
+            per_ip.clone(),
+        );
         tokio::spawn(gateway);
     }
     if let Some(udp) = listeners.udp {

@@ -157,7 +157,7 @@ async fn a_user_gets_a_bounded_number_of_sessions() {
     let mut third = common::Client::open(&format!("{}?token={token}", server.ws_url())).await;
     let (ended, frames) = third.until_end().await;
     assert_eq!(ended, common::Ended::Closed(1008), "{frames:?}");
-    assert_eq!(frames[0]["code"], "too_large", "{frames:?}");
+    assert_eq!(frames[0]["code"], "rate_limited", "{frames:?}");
     // Another user still gets in.
     let (_, _bob) = server.user("bob").await;
 }

@@ -776,6 +776,26 @@ async fn answers_have_the_documented_statuses_headers_and_shapes() {
     api.expect(204, "DELETE", room, "/api/v1/rooms/den", b, None)
         .await;
 
+    // The event stream and its posts: a stream of its own user, who logs out over it, so
+    // that the stream ends and its whole answer can be checked.
+    let streamer = api.server.register("streamer").await;
+    let mut stream = common::sse::SseClient::open(api.server.addr, &streamer).await;
+    let frames = "/api/v1/frames";
+    let path = format!("{frames}?stream={}", stream.stream);
+    let body = json!([{"type": "ping", "id": "p"}, {"type": "logout", "id": "o"}]);
+    let replies = api
+        .expect(200, "POST", frames, &path, Some(&streamer), Some(body))
+        .await;
+    assert_eq!(replies[1]["type"], "ack", "{replies}");
+    let last = stream.until_end().await.pop().unwrap();
+    assert_eq!(last["code"], 1000, "{last}");
+    let events = Reply {
+        status: 200,
+        headers: stream.headers.clone(),
+        body: b"event: ready\n...".to_vec(),
+    };
+    api.check("GET", "/api/v1/events", &events);
+
     // Delete the DM from alice's list; log out.
     let chat = "/api/v1/chats/{receiver}";
     api.expect(204, "DELETE", chat, "/api/v1/chats/bob", a, None)

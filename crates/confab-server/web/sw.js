@@ -1,13 +1,13 @@
 // Service worker: keeps the app shell so the client opens offline (it then shows the
 // conversations cached in IndexedDB). Network first, so a new server's client is used at once;
-// the API, the WebSocket and attachments are never cached here.
-const CACHE = 'confab-shell-v1';
+// the API (the event stream included), the WebSocket and attachments are never cached here.
+const CACHE = 'confab-shell-v2';
 const SHELL = [
   '/', '/app.css', '/manifest.webmanifest', '/icons/icon-192.png', '/icons/icon-512.png', '/icons/attach.svg', '/icons/pin.svg',
   '/i18n/en.json', '/i18n/hi.json', '/i18n/es.json',
   '/js/main.js', '/js/i18n.js', '/js/store.js', '/js/db.js', '/js/api.js', '/js/connection.js',
   '/js/outbox.js', '/js/ui.js', '/js/login.js', '/js/sidebar.js', '/js/conversation.js',
-  '/js/composer.js', '/js/dialogs.js',
+  '/js/composer.js', '/js/dialogs.js', '/js/link-ws.js', '/js/link-sse.js',
 ];
 
 self.addEventListener('install', (e) => {

@@ -85,3 +85,23 @@ fn fanout_sweep() {
         "100000",
     ]);
 }
+
+#[test]
+fn fanout_over_sse() {
+    bench(&[
+        "--transport",
+        "sse",
+        "fanout",
+        "--rooms",
+        "2",
+        "--members",
+        "3",
+        "--rate",
+        "10",
+    ]);
+}
+
+#[test]
+fn dm_over_sse() {
+    bench(&["--transport", "sse", "dm", "--pairs", "2"]);
+}

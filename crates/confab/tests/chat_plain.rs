@@ -529,3 +529,41 @@ fn a_command_whose_answer_is_lost_with_the_server_fails_instead_of_hanging() {
     );
     assert!(err.contains("may or may not have been applied"), "{err}");
 }
+
+#[test]
+fn plain_clients_talk_over_server_sent_events() {
+    let server = Server::start();
+    let configs = register(&server, &["carol", "dave"]);
+    // Dave listens over the event stream (JSON lines, so his `ready` shows its stream).
+    let mut dave = chat(
+        &server,
+        configs[1].path(),
+        &["--stay", "--json", "--transport", "sse"],
+    )
+    .env_remove("CONFAB_PASSWORD")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let dave_lines = lines(dave.stdout.take().unwrap());
+    let ready = expect_line(&dave_lines, "\"type\":\"ready\"");
+    assert!(ready.contains("\"stream\":\""), "{ready}");
+    // Carol sends over it too: every message acknowledged (the exit code says so).
+    let (code, _, err) = run_with_input(
+        chat(&server, configs[0].path(), &["--transport", "sse"]),
+        "hello over sse\n/msg dave a dm over sse\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    expect_line(&dave_lines, "hello over sse");
+    expect_line(&dave_lines, "a dm over sse");
+    // `auto` takes the WebSocket when there is one.
+    let (code, _, err) = run_with_input(
+        chat(&server, configs[0].path(), &["--transport", "auto"]),
+        "auto works\n",
+    );
+    assert_eq!(code, 0, "{err}");
+    expect_line(&dave_lines, "auto works");
+    let _ = dave.kill();
+    let _ = dave.wait();
+}

@@ -40,8 +40,10 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
     let end = clock.micros() + common.duration().as_micros() as u64;
     let mut tasks = Vec::new();
     for pair in users.chunks(2) {
-        let (ping, _) = Connection::connect(&target.endpoint, &pair[0].token).await?;
-        let (pong, _) = Connection::connect(&target.endpoint, &pair[1].token).await?;
+        let (ping, _) =
+            Connection::connect_via(&target.endpoint, &pair[0].token, common.transport).await?;
+        let (pong, _) =
+            Connection::connect_via(&target.endpoint, &pair[1].token, common.transport).await?;
         let to_pong = Receiver::User(Username::parse(&pair[1].name)?);
         let to_ping = Receiver::User(Username::parse(&pair[0].name)?);
         tokio::spawn(echo(pong, to_ping));
@@ -60,7 +62,8 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
     let seconds = common.duration().as_secs_f64();
     let mut report = Report::new(
         "dm",
-        json!({"pairs": options.pairs, "size": options.size, "duration_s": common.duration}),
+        json!({"pairs": options.pairs, "size": options.size, "duration_s": common.duration,
+               "transport": common.transport.to_string()}),
     );
     let trips: u64 = results.iter().map(|r| r.round_trips).sum();
     report.figure("round_trips_per_sec", trips as f64 / seconds);

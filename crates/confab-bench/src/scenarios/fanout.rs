@@ -84,7 +84,7 @@ pub async fn run_once(
         connections.push((
             i,
             room.clone(),
-            connect_in_room(&target.endpoint, user, &room).await?,
+            connect_in_room(&target.endpoint, user, &room, common.transport).await?,
         ));
     }
     let start = clock.micros() + 200_000;
@@ -121,7 +121,8 @@ pub async fn run_once(
     let mut report = Report::new(
         "fanout",
         json!({"rooms": options.rooms, "members": options.members, "rate_per_member": options.rate,
-               "size": options.size, "duration_s": common.duration}),
+               "size": options.size, "duration_s": common.duration,
+               "transport": common.transport.to_string()}),
     );
     let sent: u64 = results.iter().map(|r| r.sent).sum();
     super::fanout_figures(

@@ -35,7 +35,9 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
     let receiver = Receiver::Room(room.clone());
     let mut connections = Vec::new();
     for user in &users {
-        connections.push(connect_in_room(&target.endpoint, user, &room).await?);
+        connections.push(
+            connect_in_room(&target.endpoint, user, &room, confab_client::Transport::Ws).await?,
+        );
     }
 
     // Fill: each filler sends its share with a window of 128 in flight; ids come back in acks.

@@ -16,7 +16,7 @@ mod sweep;
 use std::time::{Duration, Instant};
 
 use confab_client::protocol::{ClientFrame, JoinRequest, Receiver, RoomName, SendMessage};
-use confab_client::{Connection, Endpoint};
+use confab_client::{Connection, Endpoint, Transport};
 
 use crate::users::BenchUser;
 
@@ -91,13 +91,14 @@ pub fn message(id: String, receiver: &Receiver, content: String) -> ClientFrame 
     })
 }
 
-/// Connects a user and joins `room` (waiting for the ack).
+/// Connects a user over `transport` and joins `room` (waiting for the ack).
 pub async fn connect_in_room(
     endpoint: &Endpoint,
     user: &BenchUser,
     room: &RoomName,
+    transport: Transport,
 ) -> anyhow::Result<Connection> {
-    let (mut connection, _) = Connection::connect(endpoint, &user.token).await?;
+    let (mut connection, _) = Connection::connect_via(endpoint, &user.token, transport).await?;
     connection
         .send(&ClientFrame::Join(JoinRequest {
             id: Some("join".into()),

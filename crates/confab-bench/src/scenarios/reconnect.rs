@@ -42,9 +42,15 @@ pub async fn run(target: &Target, _common: &Common, options: Options) -> anyhow:
     let room = RoomName::parse(&format!("#{prefix}-r"))?;
     let receiver = Receiver::Room(room.clone());
     let (sender_user, members) = users.split_last().expect("at least two users");
-    let mut sender = connect_in_room(&target.endpoint, sender_user, &room).await?;
+    let mut sender = connect_in_room(
+        &target.endpoint,
+        sender_user,
+        &room,
+        confab_client::Transport::Ws,
+    )
+    .await?;
     for user in members {
-        drop(connect_in_room(&target.endpoint, user, &room).await?);
+        drop(connect_in_room(&target.endpoint, user, &room, confab_client::Transport::Ws).await?);
     }
     let base = {
         sender

@@ -141,7 +141,7 @@ pub(super) async fn room_run(
     let (readers, idle) = users.split_at(options.members);
     let mut connections = Vec::new();
     for user in readers {
-        connections.push(connect_in_room(&target.endpoint, user, &room).await?);
+        connections.push(connect_in_room(&target.endpoint, user, &room, common.transport).await?);
     }
     let mut silent = Vec::new();
     for user in idle {

@@ -100,6 +100,8 @@ pub struct App {
     pub conversations: Vec<Conversation>,
     pub current: usize,
     pub connection: Connection,
+    /// Whether the session runs over Server-Sent Events (its `ready` names a stream).
+    pub over_sse: bool,
     pub online: HashSet<String>,
     /// Who is typing where, until when.
     pub typing: HashMap<String, (String, Instant)>,
@@ -132,6 +134,7 @@ impl Default for App {
             conversations: Vec::new(),
             current: 0,
             connection: Connection::Connecting,
+            over_sse: false,
             online: HashSet::new(),
             typing: HashMap::new(),
             notice: "type /help for commands".into(),
@@ -297,6 +300,7 @@ impl App {
         self.me = ready.user.username.clone();
         self.tracker.set_me(&self.me);
         self.connection = Connection::Online;
+        self.over_sse = ready.stream.is_some();
         for conversation in ready.rooms.iter().chain(&ready.direct) {
             self.index_of(&conversation.receiver);
         }

@@ -41,6 +41,7 @@ fn ready() -> Update {
         limits: Limits::default(),
         token: None,
         reply_to: None,
+        stream: None,
     })
 }
 
@@ -114,6 +115,15 @@ fn ready_lists_conversations_and_loads_the_current_one() {
     assert!(shown.contains("<bob> first"), "{shown}");
     assert!(shown.contains("19:02 <carol> second"), "{shown}");
     assert!(shown.contains("online as alice"), "{shown}");
+    assert!(!shown.contains("over SSE"), "{shown}");
+
+    // A `ready` that names an event stream: the status line says so.
+    let Update::Ready(mut over_sse) = ready() else {
+        unreachable!()
+    };
+    over_sse.stream = Some("0123456789abcdef0123456789abcdef".into());
+    app.on_update(Update::Ready(over_sse));
+    assert!(screen(&app).contains("online as alice · over SSE"));
 }
 
 #[test]

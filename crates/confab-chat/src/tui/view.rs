@@ -152,6 +152,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
 
     let (state_text, state_colour) = match &app.connection {
         Connection::Connecting => ("connecting".to_owned(), Color::Yellow),
+        Connection::Online if app.over_sse => {
+            (format!("online as {} · over SSE", app.me), Color::Green)
+        }
         Connection::Online => (format!("online as {}", app.me), Color::Green),
         Connection::Reconnecting(why) => (format!("reconnecting: {why}"), Color::Yellow),
         Connection::Offline(why) => (format!("offline: {why}"), Color::Red),

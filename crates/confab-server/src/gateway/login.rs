@@ -84,7 +84,7 @@ pub fn error_frame(err: AppError, reply_to: Option<String>) -> ServerFrame {
 /// The close code and reason for a session that could not be opened: 1008 when a limit
 /// refused it (too many sessions), 1011 otherwise.
 pub fn open_failure_close(err: &AppError) -> (u16, &'static str) {
-    if err.code == confab_protocol::ErrorCode::TooLarge {
+    if err.code == confab_protocol::ErrorCode::RateLimited {
         (close::POLICY_VIOLATION, "too many sessions")
     } else {
         (close::INTERNAL_ERROR, "cannot open session")

@@ -21,6 +21,7 @@ use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::admission::PerIp;
 use super::login::{LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::hub::sessions::{Outbound, SessionControl};
@@ -29,12 +30,14 @@ use crate::hub::{Authed, Hub, Resume, Session};
 type Lines = FramedRead<OwnedReadHalf, AnyDelimiterCodec>;
 type Writer = BufWriter<OwnedWriteHalf>;
 
-/// Accepts connections until `shutdown`; each runs as a task on `tasks`.
+/// Accepts connections until `shutdown`; each runs as a task on `tasks`, within the
+/// per-address limit of `per_ip`.
 pub async fn serve(
     listener: TcpListener,
     hub: Hub,
     shutdown: CancellationToken,
     tasks: TaskTracker,
+    per_ip: PerIp,
 ) {
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "tcp gateway listening");
@@ -45,9 +48,18 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                tasks.spawn(connection(stream, peer, hub.clone(), shutdown.clone()));
-            }
+            Ok((stream, peer)) => match per_ip.admit(peer.ip()) {
+                Ok(slot) => {
+                    let (hub, shutdown) = (hub.clone(), shutdown.clone());
+                    tasks.spawn(async move {
+                        let _slot = slot;
+                        connection(stream, peer, hub, shutdown).await
+                    });
+                }
+                Err(err) => {
+                    tasks.spawn(refuse(stream, err));
+                }
+            },
             Err(err) => {
                 // Out of file descriptors and the like: back off a little and go on.
                 tracing::warn!(%err, "tcp accept failed");
@@ -55,6 +67,14 @@ pub async fn serve(
             }
         }
     }
+}
+
+/// Tells a connection over the limit why, then closes it.
+async fn refuse(stream: TcpStream, err: crate::error::AppError) {
+    let (_, write) = stream.into_split();
+    let mut out = BufWriter::new(write);
+    let _ = write_line(&mut out, &super::login::error_frame(err, None)).await;
+    let _ = goodbye(&mut out, close::POLICY_VIOLATION, "too many connections").await;
 }
 
 async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {

@@ -55,6 +55,10 @@ pub async fn upgrade(
     if let Err(err) = state.hub.admit_handshake(from) {
         return err.into_response();
     }
+    let slot = match state.per_ip.admit(peer.ip()) {
+        Ok(slot) => slot,
+        Err(err) => return err.into_response(),
+    };
     let authed = match bearer_token(&headers).or(query.token) {
         Some(token) => match state.hub.authenticate(Credentials::Token(token)).await {
             Ok(authed) => Some(authed),
@@ -69,13 +73,10 @@ pub async fn upgrade(
     tracing::info!(%peer, authenticated = authed.is_some(), "websocket connection");
     let tracker = state.tasks.clone();
     ws.on_upgrade(move |socket| {
-        tracker.track_future(serve(
-            socket,
-            state.hub,
-            (from, agent),
-            authed,
-            state.shutdown,
-        ))
+        tracker.track_future(async move {
+            let _slot = slot;
+            serve(socket, state.hub, (from, agent), authed, state.shutdown).await
+        })
     })
 }
 

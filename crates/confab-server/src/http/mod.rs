@@ -1,6 +1,7 @@
 //! HTTP: the REST API under `/api/v1` ([`accounts`], [`conversations`], [`rooms`], ...),
 //! described by the OpenAPI document at `/api/v1/openapi.json` ([`openapi`]), `/healthz`,
-//! `/metrics`, and the WebSocket upgrade on `/ws`. Every route is added through
+//! `/metrics`, the WebSocket upgrade on `/ws` and its fallback, the event stream on
+//! `/api/v1/events` with `/api/v1/frames`. Every route is added through
 //! [`routes::Routes`], which records it, so the document can be checked against the router.
 //! Errors are JSON bodies `{"code": ..., "message": ...}` with the status that goes with the
 //! code.
@@ -45,6 +46,10 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks socket tasks, so shutdown can wait for them.
     pub tasks: TaskTracker,
+    /// The open Server-Sent Events streams.
+    pub streams: gateway::sse::Streams,
+    /// Connections per client address (WebSocket connections and event streams).
+    pub per_ip: gateway::admission::PerIp,
 }
 
 /// The whole HTTP surface.
@@ -53,7 +58,8 @@ pub fn router(state: AppState) -> Router {
     // one for JSON bodies.
     let max_upload =
         usize::try_from(state.hub.config().attachments.max_bytes).unwrap_or(usize::MAX);
-    let (mut routes, _) = all_routes(max_upload).finish();
+    let max_frame = state.hub.config().limits.max_frame_bytes;
+    let (mut routes, _) = all_routes(max_upload, max_frame).finish();
     // The conformance echo is a test-only route, not part of the public API: it is merged
     // here, outside the recorded routes (so the OpenAPI document neither lists it nor is
     // checked against it), and only when asked for; otherwise the path is a bare 404.
@@ -67,13 +73,20 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every route, recorded (see [`routes::Routes`]); `max_upload` is the upload route's own body
-/// limit. Needs no hub, so tests can read the list.
-fn all_routes(max_upload: usize) -> Routes {
+/// limit and `max_frame` that of posted frames. Needs no hub, so tests can read the list.
+fn all_routes(max_upload: usize, max_frame: usize) -> Routes {
     Routes::new()
         .get("/healthz", healthz)
         .get("/readyz", readyz)
         .get("/metrics", metrics)
         .get("/ws", gateway::ws::upgrade)
+        .get("/api/v1/events", gateway::sse::events)
+        .route_with_body_limit(
+            Method::POST,
+            "/api/v1/frames",
+            gateway::sse::frames,
+            max_frame,
+        )
         .get("/api/v1/openapi.json", openapi::document)
         .post("/api/v1/register", accounts::register)
         .post("/api/v1/login", accounts::login)

@@ -50,7 +50,7 @@ mod tests {
 
     /// Every `(METHOD, path)` the router serves.
     fn routed() -> BTreeSet<(String, String)> {
-        let (_, served) = super::super::all_routes(1024).finish();
+        let (_, served) = super::super::all_routes(1024, 1024).finish();
         let routes: BTreeSet<_> = served
             .iter()
             .map(|(method, path)| (method.to_string(), (*path).to_owned()))

@@ -56,6 +56,8 @@ pub const ASSETS: &[Asset] = assets! {
     "/js/db.js" => "js/db.js" as "text/javascript; charset=utf-8",
     "/js/dialogs.js" => "js/dialogs.js" as "text/javascript; charset=utf-8",
     "/js/i18n.js" => "js/i18n.js" as "text/javascript; charset=utf-8",
+    "/js/link-sse.js" => "js/link-sse.js" as "text/javascript; charset=utf-8",
+    "/js/link-ws.js" => "js/link-ws.js" as "text/javascript; charset=utf-8",
     "/js/login.js" => "js/login.js" as "text/javascript; charset=utf-8",
     "/js/main.js" => "js/main.js" as "text/javascript; charset=utf-8",
     "/js/outbox.js" => "js/outbox.js" as "text/javascript; charset=utf-8",
@@ -66,8 +68,9 @@ pub const ASSETS: &[Asset] = assets! {
     "/sw.js" => "sw.js" as "text/javascript; charset=utf-8",
 };
 
-/// The policy for the client's pages. `connect-src 'self'` covers the same-origin WebSocket;
-/// `blob:` is for previews of files being uploaded; attachments come from this server.
+/// The policy for the client's pages. `connect-src 'self'` covers the same-origin WebSocket and
+/// its fallback (the event stream and the POSTs); `blob:` is for previews of files being
+/// uploaded; attachments come from this server.
 const CSP: &str =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
      media-src 'self' blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \

@@ -299,7 +299,7 @@ impl Hub {
         );
         if !added {
             return Err(AppError::new(
-                ErrorCode::TooLarge,
+                ErrorCode::RateLimited,
                 format!("too many open sessions (at most {max}); close one first"),
             ));
         }
@@ -366,20 +366,32 @@ impl Hub {
     }
 
     fn ready_frame(&self, authed: &Authed, session: u64, reply_to: Option<String>) -> ServerFrame {
+        let mut frame = self.ready_again(&authed.user, session);
+        if let ServerFrame::Ready(ready) = &mut frame {
+            ready.token = authed.new_token.as_ref().map(|t| t.reveal().to_owned());
+            ready.reply_to = reply_to;
+        }
+        frame
+    }
+
+    /// The `ready` frame of an open session as it stands now (no token, no `reply_to`), for a
+    /// transport that attaches a new connection to a session it kept open.
+    pub fn ready_again(&self, user: &User, session: u64) -> ServerFrame {
         let info =
             |(_, receiver, last_seq): (_, String, u64)| ConversationInfo { receiver, last_seq };
-        let (rooms, direct) = self.directory().conversations_of(authed.user.id);
+        let (rooms, direct) = self.directory().conversations_of(user.id);
         ServerFrame::Ready(Ready {
             protocol: PROTOCOL_VERSION,
             session: session.to_string(),
             user: UserInfo {
-                username: authed.user.username.clone(),
+                username: user.username.clone(),
             },
             rooms: rooms.into_iter().map(info).collect(),
             direct: direct.into_iter().map(info).collect(),
             limits: self.inner.config.limits,
-            token: authed.new_token.as_ref().map(|t| t.reveal().to_owned()),
-            reply_to,
+            token: None,
+            reply_to: None,
+            stream: None,
         })
     }
 

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod sse;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -262,6 +264,7 @@ pub async fn http(
 
 /// An HTTP answer with its headers, read to the end (for tests that look at headers and
 /// raw bodies: downloads, ranges, the OpenAPI session).
+#[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     /// Names in lowercase.
@@ -309,6 +312,11 @@ pub async fn read_reply(stream: &mut TcpStream) -> Reply {
         .await
         .expect("http response in time")
         .expect("response readable");
+    parse_reply(raw)
+}
+
+/// Parses a whole HTTP/1.1 response.
+pub fn parse_reply(raw: Vec<u8>) -> Reply {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

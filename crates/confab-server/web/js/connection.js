@@ -1,9 +1,15 @@
-// The WebSocket: in-band login with cursors, backoff with jitter, ping, catch-up and the gap
-// rule (docs/protocol.md section 6), and the frames that change the state.
+// The connection: a WebSocket (link-ws.js) or, where WebSockets are blocked, Server-Sent
+// Events with POSTs (link-sse.js); login with cursors, backoff with jitter, ping, catch-up and
+// the gap rule (docs/protocol.md section 6), and the frames that change the state. WebSocket is
+// tried first; after two WebSocket attempts in a row that never reached `ready` while plain
+// HTTP answered, the fallback takes over, and WebSocket is tried again now and then (after
+// 30 s, doubling to 10 min).
 import { state, emit, conv, convOf, putMessage, isRoom, saveSoon } from './store.js';
 import * as outbox from './outbox.js';
+import { openWs, wsReachable } from './link-ws.js';
+import { openSse, forgetStream } from './link-sse.js';
 
-let ws = null;
+let link = null;
 let token = null;
 let attempt = 0;
 let retryTimer = null;
@@ -11,15 +17,31 @@ let pingTimer = null;
 let stopped = true;
 let synced = false;
 let counter = 0;
+let readied = false;
+// Which transport the next connection uses, and how the WebSocket has been doing.
+let transport = 'ws';
+let wsFailures = 0;
+let wsRetryTimer = null;
+let wsRetryDelay = 0;
+const WS_FAILURES_BEFORE_FALLBACK = 2;
+const WS_RETRY_FIRST_MS = 30000;
+const WS_RETRY_MAX_MS = 600000;
 export let retryAt = 0;
 const waiting = new Map();
 
-export const isSynced = () => synced && ws && ws.readyState === WebSocket.OPEN;
+export const isSynced = () => synced && link && link.isOpen();
 
 function setState(s) {
   if (state.connection !== s) {
     state.connection = s;
     emit('connection', s);
+  }
+}
+
+function setTransport(kind) {
+  if (state.transport !== kind) {
+    state.transport = kind;
+    emit('connection', state.connection);
   }
 }
 
@@ -33,51 +55,48 @@ export function start(t) {
 export function stop() {
   stopped = true;
   clearTimeout(retryTimer);
+  clearTimeout(wsRetryTimer);
   clearInterval(pingTimer);
-  if (ws) {
-    const s = ws;
-    ws = null;
-    s.onclose = null;
-    s.close(1000);
+  if (link) {
+    const l = link;
+    link = null;
+    l.close();
   }
+  forgetStream();
+  transport = 'ws';
+  wsFailures = 0;
   failWaiting();
 }
 
 export function connectNow() {
-  if (stopped || (ws && ws.readyState <= WebSocket.OPEN)) return;
+  if (stopped || link) return;
   attempt = 0;
   connect();
+}
+
+function heldCursors() {
+  const cursors = {};
+  let n = 0;
+  for (const c of state.convs.values()) {
+    if (c.loaded && c.held > 0 && n < 1000) { cursors[c.receiver] = c.held; n++; }
+  }
+  return cursors;
 }
 
 function connect() {
   clearTimeout(retryTimer);
   if (stopped) return;
   setState(attempt ? 'reconnecting' : 'connecting');
-  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  let sock;
-  try {
-    sock = new WebSocket(`${proto}//${location.host}/ws`);
-  } catch {
-    scheduleRetry();
-    return;
-  }
-  ws = sock;
   synced = false;
-  sock.onopen = () => {
-    const cursors = {};
-    let n = 0;
-    for (const c of state.convs.values()) {
-      if (c.loaded && c.held > 0 && n < 1000) { cursors[c.receiver] = c.held; n++; }
-    }
-    sock.send(JSON.stringify({ type: 'login', id: 'login', token, cursors }));
-  };
-  sock.onmessage = (e) => {
-    if (sock !== ws) return;
-    let f;
-    try { f = JSON.parse(e.data); } catch { return; }
-    onFrame(f);
-  };
-  sock.onclose = (e) => closed(sock, e.code);
+  readied = false;
+  const open = transport === 'sse' ? openSse : openWs;
+  const l = open({
+    token,
+    cursors: heldCursors(),
+    onFrame: (f) => { if (l === link) onFrame(f); },
+    onEnd: (code) => closed(l, code),
+  });
+  link = l;
 }
 
 function failWaiting() {
@@ -85,16 +104,51 @@ function failWaiting() {
   waiting.clear();
 }
 
-function closed(sock, code) {
-  if (sock !== ws) return;
-  ws = null;
+function closed(l, code) {
+  if (l !== link) return;
+  link = null;
   synced = false;
   clearInterval(pingTimer);
   failWaiting();
   outbox.resetInflight();
   if (stopped) return;
   if (code === 1000 || code === 4001) { stopped = true; emit('revoked'); return; }
+  if (l.kind === 'ws' && !readied) { wsFailed(); return; }
   scheduleRetry();
+}
+
+// A WebSocket that never reached `ready` counts against WebSockets only if plain HTTP works
+// now (a server restart or a lost network is no reason to fall back). Enough of them in a
+// row: switch to the event stream at once.
+async function wsFailed() {
+  let http = false;
+  try { http = (await fetch('/healthz', { cache: 'no-store' })).ok; } catch { /* offline */ }
+  if (stopped || link) return;
+  wsFailures = http ? wsFailures + 1 : 0;
+  if (wsFailures < WS_FAILURES_BEFORE_FALLBACK) { scheduleRetry(); return; }
+  transport = 'sse';
+  attempt = 0;
+  wsRetryDelay = WS_RETRY_FIRST_MS;
+  scheduleWsRetry();
+  connect();
+}
+
+// On the fallback, see now and then whether WebSockets work again; if so, move back.
+function scheduleWsRetry() {
+  clearTimeout(wsRetryTimer);
+  wsRetryTimer = setTimeout(async () => {
+    if (stopped || transport !== 'sse') return;
+    if (await wsReachable()) {
+      if (stopped || transport !== 'sse') return;
+      // The next connection is a WebSocket; the fallback's session ends with its grace.
+      transport = 'ws';
+      wsFailures = 0;
+      if (link) abandon(); else connectNow();
+      return;
+    }
+    wsRetryDelay = Math.min(WS_RETRY_MAX_MS, wsRetryDelay * 2);
+    scheduleWsRetry();
+  }, wsRetryDelay);
 }
 
 function scheduleRetry() {
@@ -107,24 +161,21 @@ function scheduleRetry() {
   retryTimer = setTimeout(connect, delay);
 }
 
-// Give up on a socket that stopped answering: treat it as closed now.
+// Give up on a connection that stopped answering: treat it as closed now.
 function abandon() {
-  const s = ws;
-  if (!s) return;
-  s.onclose = null;
-  try { s.close(); } catch { /* already closing */ }
-  closed(s, 1006);
-  ws = null;
+  const l = link;
+  if (!l) return;
+  l.close();
+  closed(l, 1006);
 }
 
 export function probe() {
-  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  if (!link || !link.isOpen()) return;
   request({ type: 'ping' }, 5000).catch(() => abandon());
 }
 
 export function send(frame) {
-  if (ws && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(frame)); return true; }
-  return false;
+  return !!link && link.send(frame);
 }
 
 // Send a frame with an id; resolves with its answer, rejects with the error (or 'closed').
@@ -170,6 +221,9 @@ function onFrame(f) {
 
 function onReady(f) {
   attempt = 0;
+  readied = true;
+  if (link && link.kind === 'ws') wsFailures = 0;
+  setTransport(link ? link.kind : transport);
   state.me = f.user.username;
   const names = new Set();
   for (const r of [...f.rooms, ...f.direct]) {
@@ -372,7 +426,7 @@ function onRoomEvent(f) {
 }
 
 addEventListener('online', () => connectNow());
-addEventListener('offline', () => { if (ws) probe(); else setState('offline'); });
+addEventListener('offline', () => { if (link) probe(); else setState('offline'); });
 
 // An edit, delete or reaction of ours: the acting session gets only the ack (with the
 // update's seq), so apply the change here unless the update itself already arrived.

@@ -27,6 +27,11 @@ function showConnection() {
   el.dataset.state = state.connection;
   const wait = Math.ceil((conn.retryAt - Date.now()) / 1000);
   el.querySelector('.conn-text').textContent = t(`conn_${state.connection}`);
+  // Discreet: a short note, and the reason on hover, only while on the fallback.
+  const fallback = state.transport === 'sse';
+  el.dataset.transport = state.transport;
+  el.querySelector('.conn-via').textContent = fallback ? ` ${t('conn_via_sse')}` : '';
+  if (fallback) el.title = t('conn_via_sse_title'); else el.removeAttribute('title');
   // The countdown is for the eyes only: the status region is not re-announced every second.
   el.querySelector('.conn-wait').textContent = state.connection === 'reconnecting' && wait >= 1 ? ` ${t('conn_retry_in', { s: wait })}` : '';
   clearTimeout(tick);

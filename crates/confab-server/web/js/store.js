@@ -13,6 +13,8 @@ export const state = {
   pending: [], // outbox entries, in order
   invitations: [],
   connection: 'connecting',
+  // 'ws', or 'sse' on the fallback for networks that block WebSockets.
+  transport: 'ws',
 };
 
 export const isRoom = (r) => r.startsWith('#');
