@@ -4,16 +4,18 @@
 //! with `too_large` and the connection closed, never buffered. There is no close frame on a
 //! bare socket, so the server's last line is `{"type":"close","code":...,"reason":...}` with
 //! the code a WebSocket would have closed with. The peer must send something (a `ping` will
-//! do) at least every idle timeout.
+//! do) at least every idle timeout. Connections are accepted through the same
+//! [`Transport`] as HTTP: the same per-address limit and, with TLS on, the same certificate
+//! (TLS without ALPN: `openssl s_client -quiet -connect host:port` is a client).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use confab_protocol::{close, decode_client_frame, ErrorCode, FrameError, ServerFrame};
 use futures_util::StreamExt;
-use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
 use tokio_util::sync::CancellationToken;
@@ -23,13 +25,15 @@ use super::login::{LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::hub::sessions::{Outbound, SessionControl};
 use crate::hub::{Authed, Hub, Resume, Session};
+use crate::transport::{Conn, Door, Transport};
 
-type Lines = FramedRead<OwnedReadHalf, AnyDelimiterCodec>;
-type Writer = BufWriter<OwnedWriteHalf>;
+type Lines = FramedRead<ReadHalf<Conn>, AnyDelimiterCodec>;
+type Writer = BufWriter<WriteHalf<Conn>>;
 
 /// Accepts connections until `shutdown`; each runs as a task on `tasks`.
 pub async fn serve(
     listener: TcpListener,
+    transport: Arc<Transport>,
     hub: Hub,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -44,7 +48,19 @@ pub async fn serve(
         };
         match accepted {
             Ok((stream, peer)) => {
-                tasks.spawn(connection(stream, peer, hub.clone(), shutdown.clone()));
+                let Some(slot) = transport.admit(peer) else {
+                    continue;
+                };
+                let (transport, hub, shutdown) = (transport.clone(), hub.clone(), shutdown.clone());
+                tasks.spawn(async move {
+                    let established = tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        conn = transport.establish(stream, peer, slot, Door::Tcp) => conn,
+                    };
+                    if let Some(conn) = established {
+                        connection(conn, peer, hub, shutdown).await;
+                    }
+                });
             }
             Err(err) => {
                 // Out of file descriptors and the like: back off a little and go on.
@@ -55,11 +71,10 @@ pub async fn serve(
     }
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {
-    tracing::info!(%peer, "tcp connection");
+async fn connection(stream: Conn, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {
+    tracing::info!(%peer, tls = stream.is_tls(), "tcp connection");
     let _counted = hub.metrics().connection("tcp");
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let max = hub.config().limits.max_frame_bytes;
     // Bytes, not `LinesCodec`: a line that is not UTF-8 must be refused, not end the stream.
     let codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), max);
