@@ -60,13 +60,19 @@ impl Endpoint {
         if authority.is_empty() || authority.contains(char::is_whitespace) {
             return Err(ClientError::BadAddress(raw.to_owned()));
         }
+        // `wss://chat.example.com` means port 443, `ws://chat.example.com` port 80.
+        let authority = if has_port(authority) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:{}", if secure { 443 } else { 80 })
+        };
         let tls = if secure {
             Some(tls::config(options)?)
         } else {
             None
         };
         Ok(Self {
-            authority: authority.to_owned(),
+            authority,
             tls,
             insecure: secure && options.insecure,
         })
@@ -89,6 +95,18 @@ impl Endpoint {
             Some(token) => format!("{scheme}://{}/ws?token={token}", self.authority),
             None => format!("{scheme}://{}/ws", self.authority),
         }
+    }
+}
+
+/// Whether `authority` ends in a port (`host:8080`, `[::1]:8080`; not `[::1]` or `host`).
+fn has_port(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+                && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
     }
 }
 
@@ -116,6 +134,21 @@ mod tests {
         assert_eq!(secure.ws_url(None), "wss://chat.example:443/ws");
         assert_eq!(secure.host(), "chat.example");
         assert!(!secure.insecure);
+        assert_eq!(
+            Endpoint::parse("wss://chat.example").unwrap().authority,
+            "chat.example:443"
+        );
+        assert_eq!(
+            Endpoint::parse("https://chat.example/").unwrap().authority,
+            "chat.example:443"
+        );
+        assert_eq!(
+            Endpoint::parse("ws://chat.example").unwrap().authority,
+            "chat.example:80"
+        );
+        assert_eq!(Endpoint::parse("ws://[::1]").unwrap().authority, "[::1]:80");
+        let v6 = Endpoint::parse("wss://[::1]:8443").unwrap();
+        assert_eq!((v6.authority.as_str(), v6.host()), ("[::1]:8443", "::1"));
         let options = TlsOptions {
             ca_file: None,
             insecure: true,

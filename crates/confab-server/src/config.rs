@@ -336,6 +336,7 @@ impl Config {
         let bad = |what: &str| Err(ConfigError::Invalid(what.to_owned()));
         self.tls.validate()?;
         self.transport.validate()?;
+        transport::validate_origins(&self.allowed_origins)?;
         if self.limits.max_content_bytes == 0 || self.limits.max_frame_bytes == 0 {
             return bad("limits must be positive");
         }

@@ -100,6 +100,15 @@ struct ServeArgs {
     /// Log lines as human-readable text, or as one JSON object per line for log shippers
     #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Let pages of this origin (scheme://host[:port], e.g. https://chat.example.com) open
+    /// WebSockets besides the server's own; repeat or separate with commas
+    #[arg(
+        long = "allowed-origin",
+        env = "CONFAB_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    allowed_origins: Vec<String>,
     /// Serve https and wss with this PEM certificate chain (reloaded when it changes, and on
     /// SIGHUP); needs --tls-key
     #[arg(
@@ -177,6 +186,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(token) = args.metrics_token {
         config.metrics_token = Some(token);
     }
+    config.allowed_origins.extend(args.allowed_origins);
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls.cert = Some(cert);
         config.tls.key = Some(key);
@@ -189,6 +199,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
+        // With TLS the server reloads its certificate on SIGHUP; without, a SIGHUP (from a
+        // service manager's reload) must not end the process.
+        #[cfg(unix)]
+        if !config.tls.enabled() {
+            tokio::spawn(hangups_do_nothing());
+        }
         confab_server::run(config, listener, shutdown).await?;
         Ok(())
     })
@@ -222,6 +238,18 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(confab_bench::run(args.common, args.scenario))?;
     anyhow::ensure!(report.passed(), "the --check found problems (see above)");
     Ok(())
+}
+
+/// Logs each SIGHUP: there is nothing to reload without TLS.
+#[cfg(unix)]
+async fn hangups_do_nothing() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: nothing to reload (no TLS certificate)");
+    }
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.

@@ -112,6 +112,25 @@ impl TransportLimits {
     }
 }
 
+/// Each allowed origin must be what a browser sends: `http://` or `https://` and a host, with
+/// an optional port and nothing after it (a trailing `/` would never match).
+pub(super) fn validate_origins(origins: &[String]) -> Result<(), ConfigError> {
+    for origin in origins {
+        let authority = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"));
+        let fine = authority.is_some_and(|a| {
+            !a.is_empty() && !a.contains(['/', '?', '#', ' ', '@']) && !a.starts_with(':')
+        });
+        if !fine {
+            return Err(ConfigError::Invalid(format!(
+                "allowed origin {origin:?} is not scheme://host[:port] (http or https, no path)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::Config;
@@ -134,5 +153,28 @@ mod tests {
         config.validate().unwrap();
         let config: Config = toml::from_str("[transport]\nmax_connections_per_ip = 0\n").unwrap();
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn allowed_origins_must_look_like_what_browsers_send() {
+        let mut config = Config::default();
+        for good in [
+            "https://chat.example.com",
+            "http://127.0.0.1:8080",
+            "https://ab12.ngrok-free.app",
+        ] {
+            config.allowed_origins = vec![good.into()];
+            config.validate().unwrap();
+        }
+        for bad in [
+            "chat.example.com",
+            "https://chat.example.com/",
+            "https://",
+            "ftp://chat.example.com",
+            "https://chat.example.com/path",
+        ] {
+            config.allowed_origins = vec![bad.into()];
+            assert!(config.validate().is_err(), "{bad}");
+        }
     }
 }
