@@ -2,7 +2,9 @@
 // TCP proxy the tests can cut (a real disconnection: emulated offline does not close an open
 // WebSocket), the system Chromium driven by playwright-core, and helpers that work through the
 // UI contract of docs/web.md (roles, labels, data-* hooks).
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
+import https from 'node:https';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -49,14 +51,45 @@ export async function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function waitUntilUp(url, proc, deadlineMs) {
+/**
+ * A request from Node that trusts `ca` (a PEM certificate) for https URLs; resolves to
+ * { status, headers, body }. fetch() cannot be given a root, so TLS tests use this.
+ */
+export function request(url, { method = 'GET', headers = {}, body, ca } = {}) {
+  if (!url.startsWith('https:')) {
+    return fetch(url, { method, headers, body }).then(async (r) => ({
+      status: r.status,
+      headers: Object.fromEntries(r.headers),
+      body: await r.text(),
+    }));
+  }
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, headers, ca, timeout: 10000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.end(body);
+  });
+}
+
+/** The base64 SHA-256 of a PEM certificate's public key (Chromium's SPKI pin format). */
+export function spkiHash(pem) {
+  const spki = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(spki).digest('base64');
+}
+
+async function waitUntilUp(url, proc, deadlineMs, ca) {
   const end = Date.now() + deadlineMs;
   let last;
   while (Date.now() < end) {
     if (proc.exitCode !== null) throw new Error(`confab exited with ${proc.exitCode}`);
     try {
-      const res = await fetch(url + '/api/v1/openapi.json');
-      if (res.ok) return;
+      const res = await request(url + '/api/v1/openapi.json', { ca });
+      if (res.status === 200) return;
       last = new Error(`status ${res.status}`);
     } catch (e) {
       last = e;
@@ -68,11 +101,18 @@ async function waitUntilUp(url, proc, deadlineMs) {
 
 /**
  * Starts `confab serve`. By default it serves the embedded client (what CI checks); with
- * CONFAB_WEB_DIR set (or webDir given) it serves the files from disk.
- * Returns { url, port, stop(), restart() }; restart() keeps the port and the data dir.
+ * CONFAB_WEB_DIR set (or webDir given) it serves the files from disk. With `tls`, it first
+ * makes a development certificate (`confab cert dev`) in the data dir and serves https.
+ * Returns { url, port, cert (PEM, with tls), stop(), restart() }; restart() keeps the port
+ * and the data dir.
  */
-export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {}, config } = {}) {
+export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {}, config, tls = false } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'confab-e2e-'));
+  let cert = null;
+  if (tls) {
+    execFileSync(confabBinary(), ['cert', 'dev', '--data-dir', dataDir], { stdio: 'ignore' });
+    cert = readFileSync(join(dataDir, 'dev-cert.pem'), 'utf8');
+  }
   const configFile = join(dataDir, 'e2e.toml');
   // Rate limits high enough for seeding history quickly; everything else the defaults.
   writeFileSync(
@@ -82,19 +122,20 @@ export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {
         '[abuse]\nattempts_per_ip_per_min = 10000.0\nattempts_per_ip_burst = 10000.0\nhandshakes_per_ip_per_sec = 1000.0\nhandshakes_per_ip_burst = 1000.0\n',
   );
   const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   let proc;
   let log = '';
   const launch = async () => {
     const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--config', configFile];
     if (webDir) args.push('--web-dir', webDir);
+    if (tls) args.push('--tls-cert', join(dataDir, 'dev-cert.pem'), '--tls-key', join(dataDir, 'dev-key.pem'));
     proc = spawn(confabBinary(), args, {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     proc.stdout.on('data', (d) => (log += d));
     proc.stderr.on('data', (d) => (log += d));
-    await waitUntilUp(url, proc, 20000);
+    await waitUntilUp(url, proc, 20000, cert ?? undefined);
   };
   const kill = async () => {
     if (!proc || proc.exitCode !== null) return;
@@ -109,6 +150,7 @@ export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {
     url,
     port,
     dataDir,
+    cert,
     log: () => log,
     async restart() {
       await kill();
@@ -230,8 +272,13 @@ export async function startUpgradeBlockingProxy(targetPort) {
   return proxy;
 }
 
-/** Headless system Chromium, flags as docs/web.md says. */
-export async function launchBrowser() {
+/**
+ * Headless system Chromium, flags as docs/web.md says. `trust` is a PEM certificate the
+ * browser accepts as valid (pinned by its public key), for a server with a development
+ * certificate.
+ */
+export async function launchBrowser({ trust } = {}) {
+  const pins = trust ? [`--ignore-certificate-errors-spki-list=${spkiHash(trust)}`] : [];
   return chromium.launch({
     executablePath: chromiumPath(),
     headless: true,
@@ -243,6 +290,7 @@ export async function launchBrowser() {
       '--disable-sync',
       '--no-first-run',
       '--disable-dev-shm-usage',
+      ...pins,
     ],
   });
 }

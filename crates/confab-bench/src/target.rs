@@ -13,8 +13,8 @@ use tokio::process::{Child, Command};
 
 use crate::Common;
 
-/// Rate limits and queues for bench users: high enough that the bench measures the server,
-/// not its abuse limits.
+/// Rate limits, queues and connections per address for bench users (all on loopback): high
+/// enough that the bench measures the server, not its abuse limits.
 const BENCH_CONFIG: &str = r#"
 [rate]
 frames_per_sec = 1000000.0
@@ -32,6 +32,9 @@ attempts_per_ip_burst = 1000000.0
 handshakes_per_ip_per_sec = 1000000.0
 handshakes_per_ip_burst = 1000000.0
 max_sessions_per_user = 100000
+
+[transport]
+max_connections_per_ip = 1000000
 "#;
 
 pub struct Target {

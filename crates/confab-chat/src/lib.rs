@@ -15,7 +15,7 @@ pub mod tracker;
 pub mod tui;
 
 use clap::{Args, ValueEnum};
-use confab_client::Endpoint;
+use confab_client::{Endpoint, TlsOptions};
 
 /// How `confab chat` reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -33,7 +33,7 @@ pub enum TransportChoice {
 /// `confab chat` options.
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
-    /// The server (ws://host:port)
+    /// The server (ws://host:port, or wss://host:port for TLS)
     #[arg(default_value = "ws://127.0.0.1:8080")]
     pub server: String,
     /// Line mode: read lines from stdin, print one message per line
@@ -64,11 +64,36 @@ pub struct ChatArgs {
     /// How to reach the server
     #[arg(long, value_enum, default_value_t = TransportChoice::Ws)]
     pub transport: TransportChoice,
+    /// With wss://: do not check the server's certificate at all (anyone on the path could pose
+    /// as the server); for a quick look at a development server. Prefer --ca-file
+    #[arg(long, conflicts_with = "ca_file")]
+    pub insecure: bool,
 }
+
+/// What the client says at the start while `--insecure` is in force.
+pub const INSECURE_WARNING: &str =
+    "the server's certificate is not checked (--insecure): anyone on the path could read and change this chat";
+/// What the full-screen client's status line shows for the whole run with `--insecure`.
+pub const INSECURE_BADGE: &str = "INSECURE: certificate not checked";
 
 /// Runs the client; returns the process exit code.
 pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
-    let endpoint = Endpoint::parse_with_ca(&args.server, args.ca_file.as_deref())?;
+    let options = TlsOptions {
+        ca_file: args.ca_file.as_deref(),
+        insecure: args.insecure,
+    };
+    let endpoint = Endpoint::parse_with(&args.server, options)?;
+    // On standard error in both modes (out of a script's output); the full-screen client
+    // also keeps a badge on its status line.
+    let badge = endpoint.insecure.then_some(INSECURE_BADGE);
+    if endpoint.insecure {
+        eprintln!("confab: warning: {INSECURE_WARNING}");
+    } else if args.insecure {
+        eprintln!(
+            "confab: --insecure does nothing for {}: it is not TLS",
+            args.server
+        );
+    }
     let login = credentials::LoginOptions {
         token: args.token.clone(),
         user: args.user.clone(),
@@ -78,7 +103,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
     let token = credentials::token(&endpoint, &login).await?;
     let (commands, updates) = session::spawn(endpoint, token, args.transport);
     if !args.plain {
-        return tui::run(commands, updates).await;
+        return tui::run(commands, updates, badge).await;
     }
     let options = plain::PlainOptions {
         room: args.room,

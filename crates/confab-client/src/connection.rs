@@ -128,7 +128,7 @@ impl Connection {
         endpoint: &Endpoint,
         login: Login,
     ) -> Result<(Self, Ready), ClientError> {
-        let (ws, _) = tokio_tungstenite::connect_async(endpoint.ws_url(None)).await?;
+        let ws = open(endpoint, None).await?;
         let mut connection = Self {
             inner: Inner::Ws(Box::new(ws)),
         };
@@ -146,9 +146,13 @@ impl Connection {
         login: Login,
     ) -> Result<(Self, Ready), ClientError> {
         let stream = connect_tcp_from(server, local).await?;
-        let (ws, _) =
-            tokio_tungstenite::client_async(endpoint.ws_url(None), MaybeTlsStream::Plain(stream))
-                .await?;
+        let (ws, _) = tokio_tungstenite::client_async_tls_with_config(
+            endpoint.ws_url(None),
+            stream,
+            None,
+            connector(endpoint),
+        )
+        .await?;
         let mut connection = Self {
             inner: Inner::Ws(Box::new(ws)),
         };
@@ -275,16 +279,23 @@ pub async fn connect_tcp_from(server: SocketAddr, local: IpAddr) -> std::io::Res
     Ok(stream)
 }
 
-/// Opens the WebSocket, over TLS for secure endpoints.
+/// Opens the WebSocket, over TLS for secure endpoints (with the endpoint's roots, never the
+/// library's defaults).
 async fn open(endpoint: &Endpoint, token: Option<&str>) -> Result<Ws, ClientError> {
     let url = endpoint.ws_url(token);
-    let connector = endpoint
-        .tls
-        .clone()
-        .map(tokio_tungstenite::Connector::Rustls);
     let (ws, _) =
-        tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector).await?;
+        tokio_tungstenite::connect_async_tls_with_config(url, None, false, connector(endpoint))
+            .await?;
     Ok(ws)
+}
+
+/// The TLS connector for a secure endpoint; for a plain one, plain TCP (`Connector::Plain`,
+/// so a stray `wss://` URL can never pick the library's own TLS settings).
+fn connector(endpoint: &Endpoint) -> Option<tokio_tungstenite::Connector> {
+    Some(match &endpoint.tls {
+        Some(config) => tokio_tungstenite::Connector::Rustls(config.clone()),
+        None => tokio_tungstenite::Connector::Plain,
+    })
 }
 
 async fn send<S>(sink: &mut S, frame: &ClientFrame) -> Result<(), ClientError>

@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::{tls, ClientError};
+use crate::tls::{self, TlsOptions};
+use crate::ClientError;
 
 /// A server's address, from which both the REST and the WebSocket URLs follow.
 #[derive(Clone)]
@@ -13,6 +14,8 @@ pub struct Endpoint {
     pub authority: String,
     /// Set for `wss://` and `https://`.
     pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Whether the server's certificate goes unchecked (`--insecure`, secure schemes only).
+    pub insecure: bool,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -20,6 +23,7 @@ impl std::fmt::Debug for Endpoint {
         f.debug_struct("Endpoint")
             .field("authority", &self.authority)
             .field("tls", &self.tls.is_some())
+            .field("insecure", &self.insecure)
             .finish()
     }
 }
@@ -32,6 +36,17 @@ impl Endpoint {
 
     /// Parses an address; secure schemes also trust the certificates in `ca_file`.
     pub fn parse_with_ca(raw: &str, ca_file: Option<&Path>) -> Result<Self, ClientError> {
+        Self::parse_with(
+            raw,
+            TlsOptions {
+                ca_file,
+                insecure: false,
+            },
+        )
+    }
+
+    /// Parses an address; secure schemes trust certificates as `options` say.
+    pub fn parse_with(raw: &str, options: TlsOptions<'_>) -> Result<Self, ClientError> {
         let (secure, rest) = [
             ("ws://", false),
             ("http://", false),
@@ -45,14 +60,21 @@ impl Endpoint {
         if authority.is_empty() || authority.contains(char::is_whitespace) {
             return Err(ClientError::BadAddress(raw.to_owned()));
         }
+        // `wss://chat.example.com` means port 443, `ws://chat.example.com` port 80.
+        let authority = if has_port(authority) {
+            authority.to_owned()
+        } else {
+            format!("{authority}:{}", if secure { 443 } else { 80 })
+        };
         let tls = if secure {
-            Some(tls::config(ca_file)?)
+            Some(tls::config(options)?)
         } else {
             None
         };
         Ok(Self {
-            authority: authority.to_owned(),
+            authority,
             tls,
+            insecure: secure && options.insecure,
         })
     }
 
@@ -73,6 +95,18 @@ impl Endpoint {
             Some(token) => format!("{scheme}://{}/ws?token={token}", self.authority),
             None => format!("{scheme}://{}/ws", self.authority),
         }
+    }
+}
+
+/// Whether `authority` ends in a port (`host:8080`, `[::1]:8080`; not `[::1]` or `host`).
+fn has_port(authority: &str) -> bool {
+    match authority.rsplit_once(':') {
+        Some((host, port)) => {
+            !port.is_empty()
+                && port.chars().all(|c| c.is_ascii_digit())
+                && (!host.contains(':') || host.ends_with(']'))
+        }
+        None => false,
     }
 }
 
@@ -99,5 +133,36 @@ mod tests {
         let secure = Endpoint::parse("wss://chat.example:443").unwrap();
         assert_eq!(secure.ws_url(None), "wss://chat.example:443/ws");
         assert_eq!(secure.host(), "chat.example");
+        assert!(!secure.insecure);
+        assert_eq!(
+            Endpoint::parse("wss://chat.example").unwrap().authority,
+            "chat.example:443"
+        );
+        assert_eq!(
+            Endpoint::parse("https://chat.example/").unwrap().authority,
+            "chat.example:443"
+        );
+        assert_eq!(
+            Endpoint::parse("ws://chat.example").unwrap().authority,
+            "chat.example:80"
+        );
+        assert_eq!(Endpoint::parse("ws://[::1]").unwrap().authority, "[::1]:80");
+        let v6 = Endpoint::parse("wss://[::1]:8443").unwrap();
+        assert_eq!((v6.authority.as_str(), v6.host()), ("[::1]:8443", "::1"));
+        let options = TlsOptions {
+            ca_file: None,
+            insecure: true,
+        };
+        assert!(
+            Endpoint::parse_with("wss://chat.example", options)
+                .unwrap()
+                .insecure
+        );
+        assert!(
+            !Endpoint::parse_with("ws://chat.example", options)
+                .unwrap()
+                .insecure,
+            "nothing to skip without TLS"
+        );
     }
 }

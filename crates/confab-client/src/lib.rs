@@ -14,6 +14,7 @@ mod tls;
 pub use confab_protocol as protocol;
 pub use connection::{connect_tcp_from, Connection, Receiver, Sender, Transport};
 pub use endpoint::Endpoint;
+pub use tls::TlsOptions;
 
 use confab_protocol::{ErrorCode, ServerFrame};
 

@@ -1,77 +1,41 @@
-//! `wss://` and `https://`: the client verifies the server's certificate (here a development
-//! certificate given as an extra root) and talks through TLS. The server side is a real
-//! `confab` behind a TLS-terminating proxy made for the test, since the server itself does not
-//! serve TLS yet.
+//! `wss://` and `https://` against the real server's TLS: the client verifies the server's
+//! certificate (a development certificate from `confab cert dev`'s code, given as an extra
+//! root), refuses it without that root, and with `insecure` skips the check only when asked.
 
 use std::sync::Arc;
 
 use confab_client::protocol::{ClientFrame, Receiver, SendMessage, ServerFrame};
-use confab_client::{accounts, ClientError, Connection, Endpoint};
-use tokio::net::{TcpListener, TcpStream};
+use confab_client::{accounts, ClientError, Connection, Endpoint, TlsOptions};
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-async fn tls_proxy_to(backend: std::net::SocketAddr) -> (u16, tempfile::TempDir) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+/// A TLS server with a fresh development certificate; returns its port, the certificate's
+/// directory (`dev-cert.pem` in it) and the shutdown token.
+async fn tls_server(
+    tune: impl FnOnce(&mut confab_server::Config),
+) -> (u16, tempfile::TempDir, CancellationToken) {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ca.pem"), certified.cert.pem()).unwrap();
-    let key =
-        rustls_pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der()).unwrap();
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![certified.cert.der().clone()], key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else {
-                    return;
-                };
-                let mut plain = TcpStream::connect(backend).await.unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
-            });
-        }
-    });
-    (port, dir)
-}
-
-#[tokio::test]
-async fn the_client_talks_wss_and_https_and_checks_the_certificate() {
-    let data = tempfile::tempdir().unwrap();
-    let config = confab_server::Config {
-        data_dir: data.path().to_owned(),
+    let made = confab_server::tls::dev::write(&dir.path().join("tls"), &[], 30).unwrap();
+    let mut config = confab_server::Config {
+        data_dir: dir.path().join("data"),
         ..confab_server::Config::default()
     };
+    config.tls.cert = Some(made.cert);
+    config.tls.key = Some(made.key);
+    tune(&mut config);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let backend = listener.local_addr().unwrap();
+    let port = listener.local_addr().unwrap().port();
     let shutdown = CancellationToken::new();
     tokio::spawn(confab_server::run(config, listener, shutdown.clone()));
-    let (port, dir) = tls_proxy_to(backend).await;
-    let ca = dir.path().join("ca.pem");
+    (port, dir, shutdown)
+}
 
-    // Without the development root the certificate is refused.
-    let untrusted = Endpoint::parse(&format!("wss://localhost:{port}")).unwrap();
-    let refused = accounts::register(&untrusted, "alice", "a long password").await;
-    assert!(matches!(refused, Err(ClientError::Tls(_))), "{refused:?}");
-
-    let endpoint = Endpoint::parse_with_ca(&format!("wss://localhost:{port}"), Some(&ca)).unwrap();
-    let token = accounts::register(&endpoint, "alice", "a long password")
-        .await
-        .unwrap();
-    let (mut connection, ready) = Connection::connect(&endpoint, &token).await.unwrap();
-    assert_eq!(ready.user.username, "alice");
+async fn say(connection: &mut Connection, id: &str, content: &str) {
     connection
         .send(&ClientFrame::Message(SendMessage {
-            id: Some("m1".into()),
+            id: Some(id.into()),
             receiver: Receiver::parse("#general").unwrap(),
-            content: "over tls".into(),
+            content: content.into(),
             attachment: None,
             location: None,
             reply_to_message: None,
@@ -83,13 +47,49 @@ async fn the_client_talks_wss_and_https_and_checks_the_certificate() {
     loop {
         match connection.recv().await.unwrap() {
             Some(ServerFrame::Ack(ack)) => {
-                assert_eq!(ack.reply_to, "m1");
-                break;
+                assert_eq!(ack.reply_to, id);
+                return;
             }
             Some(_) => continue,
             None => panic!("closed"),
         }
     }
+}
+
+#[tokio::test]
+async fn the_client_talks_wss_and_https_and_checks_the_certificate() {
+    let (port, dir, shutdown) = tls_server(|_| {}).await;
+    let ca = dir.path().join("tls/dev-cert.pem");
+
+    // Without the development root the certificate is refused.
+    let untrusted = Endpoint::parse(&format!("wss://localhost:{port}")).unwrap();
+    assert!(!untrusted.insecure);
+    let refused = accounts::register(&untrusted, "alice", "a long password").await;
+    assert!(matches!(refused, Err(ClientError::Tls(_))), "{refused:?}");
+
+    let endpoint = Endpoint::parse_with_ca(&format!("wss://localhost:{port}"), Some(&ca)).unwrap();
+    let token = accounts::register(&endpoint, "alice", "a long password")
+        .await
+        .unwrap();
+    let (mut connection, ready) = Connection::connect(&endpoint, &token).await.unwrap();
+    assert_eq!(ready.user.username, "alice");
+    say(&mut connection, "m1", "over tls").await;
+
+    // A name the certificate is not for is refused even with the root.
+    let wrong_name =
+        Endpoint::parse_with_ca(&format!("wss://127.0.0.2:{port}"), Some(&ca)).unwrap();
+    let refused = Connection::connect(&wrong_name, &token).await;
+    assert!(refused.is_err(), "a certificate for another name");
+
+    // --insecure: the same unknown certificate is accepted, because it was asked for.
+    let options = TlsOptions {
+        ca_file: None,
+        insecure: true,
+    };
+    let insecure = Endpoint::parse_with(&format!("wss://localhost:{port}"), options).unwrap();
+    assert!(insecure.insecure);
+    let (mut connection, _) = Connection::connect(&insecure, &token).await.unwrap();
+    say(&mut connection, "m2", "unchecked").await;
     shutdown.cancel();
 }
 
@@ -105,16 +105,22 @@ async fn uploads_stream_over_http_and_https_and_refusals_come_back() {
     let backend = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     tokio::spawn(confab_server::run(config, listener, shutdown.clone()));
-    let (port, dir) = tls_proxy_to(backend).await;
+    let (port, dir, tls_shutdown) = tls_server(|c| c.attachments.max_bytes = 200_000).await;
     let secure = Endpoint::parse_with_ca(
         &format!("https://localhost:{port}"),
-        Some(&dir.path().join("ca.pem")),
+        Some(&dir.path().join("tls/dev-cert.pem")),
     )
     .unwrap();
     let plain = Endpoint::parse(&format!("http://{backend}")).unwrap();
-    let token = accounts::register(&plain, "alice", "a long password")
-        .await
-        .unwrap();
+    // One account on each server, under the same name.
+    let mut tokens = Vec::new();
+    for endpoint in [&plain, &secure] {
+        let token = accounts::register(endpoint, "alice", "a long password")
+            .await
+            .unwrap();
+        tokens.push(token);
+    }
+    let token_for = |endpoint: &Endpoint| tokens[usize::from(endpoint.tls.is_some())].clone();
 
     let files = tempfile::tempdir().unwrap();
     let path = files.path().join("notes.txt");
@@ -123,7 +129,7 @@ async fn uploads_stream_over_http_and_https_and_refusals_come_back() {
     for endpoint in [&plain, &secure] {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let record = seen.clone();
-        let info = accounts::upload(endpoint, &token, &path, move |sent, total| {
+        let info = accounts::upload(endpoint, &token_for(endpoint), &path, move |sent, total| {
             record.lock().unwrap().push((sent, total));
         })
         .await
@@ -139,7 +145,7 @@ async fn uploads_stream_over_http_and_https_and_refusals_come_back() {
     let big = files.path().join("big.bin");
     std::fs::write(&big, vec![0u8; 300_000]).unwrap();
     for endpoint in [&plain, &secure] {
-        let refused = accounts::upload(endpoint, &token, &big, |_, _| {}).await;
+        let refused = accounts::upload(endpoint, &token_for(endpoint), &big, |_, _| {}).await;
         assert!(
             matches!(
                 &refused,
@@ -151,7 +157,13 @@ async fn uploads_stream_over_http_and_https_and_refusals_come_back() {
             "{refused:?}"
         );
     }
-    let missing = accounts::upload(&plain, &token, &files.path().join("nope"), |_, _| {}).await;
+    let missing = accounts::upload(
+        &plain,
+        &token_for(&plain),
+        &files.path().join("nope"),
+        |_, _| {},
+    )
+    .await;
     assert!(
         matches!(missing, Err(ClientError::File { .. })),
         "{missing:?}"
@@ -168,4 +180,5 @@ async fn uploads_stream_over_http_and_https_and_refusals_come_back() {
         "{wrong:?}"
     );
     shutdown.cancel();
+    tls_shutdown.cancel();
 }

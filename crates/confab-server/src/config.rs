@@ -10,6 +10,9 @@ use confab_protocol::Limits;
 pub use ipnet::IpNet;
 use serde::Deserialize;
 
+mod transport;
+pub use transport::{TlsSettings, TransportLimits};
+
 /// Everything `run` needs to know.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -57,6 +60,10 @@ pub struct Config {
     /// Serve the test-only WebSocket echo route `/conformance/echo` (for the Autobahn
     /// conformance run, `conformance/autobahn.sh`). Default `false`: the path is a 404.
     pub conformance_echo: bool,
+    /// TLS: certificate, key and their reloading. Off unless set.
+    pub tls: TlsSettings,
+    /// Connections per address and the handshake and request head deadlines.
+    pub transport: TransportLimits,
 }
 
 impl Default for Config {
@@ -81,6 +88,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             conformance_echo: false,
+            tls: TlsSettings::default(),
+            transport: TransportLimits::default(),
         }
     }
 }
@@ -452,6 +461,9 @@ impl Config {
     /// Rejects settings that cannot work.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let bad = |what: &str| Err(ConfigError::Invalid(what.to_owned()));
+        self.tls.validate()?;
+        self.transport.validate()?;
+        transport::validate_origins(&self.allowed_origins)?;
         if self.limits.max_content_bytes == 0 || self.limits.max_frame_bytes == 0 {
             return bad("limits must be positive");
         }

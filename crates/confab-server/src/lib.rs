@@ -2,9 +2,10 @@
 //! shutdown token is cancelled. The binary parses arguments and calls it; tests call it on
 //! `127.0.0.1:0`.
 //!
-//! Layers, top to bottom: [`gateway`] (transports) and [`http`] turn bytes into protocol frames;
-//! [`hub`] applies the rules and fans out; [`store`] keeps state durably; [`bus`] carries events
-//! between them (and, later, between nodes).
+//! Layers, top to bottom: [`transport`] accepts connections (per-address limits, TLS from
+//! [`tls`], the HTTP accept loop); [`gateway`] (transports) and [`http`] turn bytes into
+//! protocol frames; [`hub`] applies the rules and fans out; [`store`] keeps state durably;
+//! [`bus`] carries events between them (and, later, between nodes).
 
 #![forbid(unsafe_code)]
 
@@ -19,10 +20,11 @@ pub mod http;
 pub mod hub;
 pub mod metrics;
 pub mod store;
+pub mod tls;
+pub mod transport;
 
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,6 +44,8 @@ pub enum ServeError {
     Store(#[from] StoreError),
     #[error("cannot start: {0}")]
     Start(String),
+    #[error("tls: {0}")]
+    Tls(#[from] tls::TlsError),
     #[error("server failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -94,10 +98,27 @@ pub async fn run_with(
 ) -> Result<(), ServeError> {
     let listener = listeners.http;
     config.validate()?;
+    // A certificate that does not load stops the start, before anything is opened.
+    let reloader = match (&config.tls.cert, &config.tls.key) {
+        (Some(cert), Some(key)) => Some(tls::reload::Reloader::open(cert, key).await?),
+        _ => None,
+    };
+    let acceptors = match &reloader {
+        Some(reloader) => Some(tls::Acceptors::new(reloader.cert())?),
+        None => None,
+    };
     let (bus, events) = LocalBus::new();
     let bus: Arc<dyn Bus> = Arc::new(bus);
     let feed_bus = bus.clone();
     let metrics = Arc::new(metrics::Metrics::new());
+    let transport = Arc::new(transport::Transport::new(
+        config.transport,
+        acceptors,
+        metrics.clone(),
+    ));
+    if let Some(reloader) = reloader {
+        tokio::spawn(reloader.run(config.tls.reload_interval(), shutdown.clone()));
+    }
     let store = SqliteStore::open_observed(
         &config.data_dir,
         config.store.max_batch,
@@ -120,6 +141,7 @@ pub async fn run_with(
     if let Some(tcp) = listeners.tcp {
         let gateway = gateway::tcp::serve(
             tcp,
+            transport.clone(),
             hub.clone(),
             shutdown.clone(),
             tasks.clone(),
@@ -131,17 +153,14 @@ pub async fn run_with(
         let gateway = gateway::udp::serve(udp, hub.clone(), shutdown.clone(), tasks.clone());
         tokio::spawn(gateway);
     }
-    tracing::info!(addr = %listener.local_addr()?, "confab listening");
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    // Chat frames are small: send each batch at once rather than waiting on Nagle.
-    let listener = listener.tap_io(|stream| {
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::debug!(%err, "cannot set TCP_NODELAY");
-        }
-    });
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let served = tokio::spawn(async move { server.await });
+    let scheme = if transport.is_tls() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, "confab listening");
+    let served = tokio::spawn(transport::http::serve(
+        listener,
+        transport,
+        app,
+        shutdown.clone(),
+    ));
     shutdown.cancelled().await;
     tracing::info!("shutting down");
     // One grace period for sessions and HTTP requests together: a peer that stopped reading

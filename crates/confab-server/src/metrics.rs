@@ -20,6 +20,9 @@ use prometheus_client::registry::Registry;
 /// The transports a session can come in on, as the `transport` label shows them.
 pub const TRANSPORTS: [&str; 4] = ["ws", "tcp", "udp", "sse"];
 
+/// Why a connection can be closed as it comes in, as `connections_refused` shows it.
+pub const REFUSALS: [&str; 2] = ["per_ip", "tls_handshake"];
+
 /// Close codes counted apart; any other code counts as `other`.
 const CLOSE_CODES: [u16; 9] = [
     close::NORMAL,
@@ -56,6 +59,7 @@ pub struct Metrics {
     queue_bytes: Gauge,
     slow_consumer_closes: Counter,
     rate_limited: Family<Label, Counter>,
+    connections_refused: Family<Label, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -97,6 +101,7 @@ impl Metrics {
             queue_bytes: Gauge::default(),
             slow_consumer_closes: Counter::default(),
             rate_limited: Family::default(),
+            connections_refused: Family::default(),
             registry: Registry::default(),
         };
         for transport in TRANSPORTS {
@@ -119,6 +124,11 @@ impl Metrics {
         }
         for scope in ["frames", "messages"] {
             let _ = metrics.rate_limited.get_or_create(&[("scope", scope)]);
+        }
+        for reason in REFUSALS {
+            let _ = metrics
+                .connections_refused
+                .get_or_create(&[("reason", reason)]);
         }
         registry.register(
             "build",
@@ -210,6 +220,12 @@ impl Metrics {
             "Frames refused with rate_limited, by limit (frames: per connection, messages: per user).",
             metrics.rate_limited.clone(),
         );
+        registry.register(
+            "connections_refused",
+            "Connections closed as they came in, by reason (per_ip: the address has \
+             transport.max_connections_per_ip open; tls_handshake: failed or too slow).",
+            metrics.connections_refused.clone(),
+        );
         Self {
             registry,
             ..metrics
@@ -257,6 +273,13 @@ impl Metrics {
     }
 
     /// A frame refused by a rate limit: `frames` (per connection) or `messages` (per user).
+    /// Counts a connection closed before serving it; `reason` is one of [`REFUSALS`].
+    pub fn connection_refused(&self, reason: &'static str) {
+        self.connections_refused
+            .get_or_create(&[("reason", reason)])
+            .inc();
+    }
+
     pub fn rate_limited(&self, scope: &'static str) {
         self.rate_limited.get_or_create(&[("scope", scope)]).inc();
     }

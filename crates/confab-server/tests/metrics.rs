@@ -78,7 +78,19 @@ async fn a_scrape_parses_and_its_counters_move_with_the_traffic() {
     bob.recv_type("message").await;
     assert_eq!(alice.say("#nowhere", "x").await["code"], "not_found");
 
-    let after = scrape(&server).await;
+    // The ack latency is recorded by the sender's task just after the ack went out: wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let after = loop {
+        let after = scrape(&server).await;
+        if find(&after, "confab_ack_latency_seconds_count", &[]).unwrap_or(0.0) >= 1.0 {
+            break after;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no ack latency recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     let moved = |name: &str, labels: &[(&str, &str)]| {
         // A labelled series appears with its first sample.
         value(&after, name, labels) - find(&before, name, labels).unwrap_or(0.0)

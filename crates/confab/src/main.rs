@@ -1,5 +1,6 @@
 //! The `confab` binary: argument parsing only. `confab serve` runs the server, `confab chat`
-//! talks to one from a terminal, `confab bench` measures one.
+//! talks to one from a terminal, `confab bench` measures one, `confab cert dev` makes a
+//! development certificate.
 
 #![forbid(unsafe_code)]
 
@@ -31,11 +32,34 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the chat server (WebSocket on /ws, REST on /api/v1).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Measure a server: throughput, latency, connection scale (starts one if none is given).
     Bench(BenchArgs),
     /// Chat from the terminal (`--plain` for scripts and pipes).
     Chat(confab_chat::ChatArgs),
+    /// Certificates for TLS.
+    #[command(subcommand)]
+    Cert(CertCommand),
+}
+
+#[derive(Subcommand)]
+enum CertCommand {
+    /// Write a self-signed certificate and key for local use (dev-cert.pem, dev-key.pem)
+    Dev(CertDevArgs),
+}
+
+#[derive(clap::Args)]
+struct CertDevArgs {
+    /// A host name or IP address the certificate is for (repeat for more)
+    /// [default: localhost, 127.0.0.1 and ::1]
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
+    /// Directory to write the files into [default: the data dir, ./confab-data]
+    #[arg(long, env = "CONFAB_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Days the certificate is valid
+    #[arg(long, default_value_t = 365)]
+    days: u32,
 }
 
 #[derive(clap::Args)]
@@ -94,6 +118,32 @@ struct ServeArgs {
     /// Log lines as human-readable text, or as one JSON object per line for log shippers
     #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Let pages of this origin (scheme://host[:port], e.g. https://chat.example.com) open
+    /// WebSockets besides the server's own; repeat or separate with commas
+    #[arg(
+        long = "allowed-origin",
+        env = "CONFAB_ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        value_name = "ORIGIN"
+    )]
+    allowed_origins: Vec<String>,
+    /// Serve https and wss with this PEM certificate chain (reloaded when it changes, and on
+    /// SIGHUP); needs --tls-key
+    #[arg(
+        long,
+        env = "CONFAB_TLS_CERT",
+        requires = "tls_key",
+        value_name = "FILE"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(
+        long,
+        env = "CONFAB_TLS_KEY",
+        requires = "tls_cert",
+        value_name = "FILE"
+    )]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -135,9 +185,10 @@ fn main() -> anyhow::Result<()> {
             .init();
     }
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(*args),
         Command::Bench(args) => bench(args),
         Command::Chat(args) => chat(args),
+        Command::Cert(CertCommand::Dev(args)) => cert_dev(args),
     }
 }
 
@@ -179,6 +230,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(token) = args.metrics_token {
         config.metrics_token = Some(token);
     }
+    config.allowed_origins.extend(args.allowed_origins);
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls.cert = Some(cert);
+        config.tls.key = Some(key);
+    }
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
@@ -187,9 +243,32 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let shutdown = CancellationToken::new();
         tokio::spawn(cancel_on_signal(shutdown.clone()));
+        // With TLS the server reloads its certificate on SIGHUP; without, a SIGHUP (from a
+        // service manager's reload) must not end the process.
+        #[cfg(unix)]
+        if !config.tls.enabled() {
+            tokio::spawn(hangups_do_nothing());
+        }
         confab_server::run(config, listener, shutdown).await?;
         Ok(())
     })
+}
+
+fn cert_dev(args: CertDevArgs) -> anyhow::Result<()> {
+    let dir = args.data_dir.unwrap_or_else(|| Config::default().data_dir);
+    let made = confab_server::tls::dev::write(&dir, &args.hosts, args.days)?;
+    let (cert, key) = (made.cert.display(), made.key.display());
+    println!(
+        "wrote {cert} (self-signed, for {}; valid {} days)",
+        made.hosts.join(", "),
+        args.days
+    );
+    println!("wrote {key} (its private key, readable by you only)");
+    println!();
+    println!("serve with:  confab serve --tls-cert {cert} --tls-key {key}");
+    println!("chat with:   confab chat wss://localhost:8080 --ca-file {cert}");
+    println!("browsers warn about a self-signed certificate until you trust {cert}");
+    Ok(())
 }
 
 fn chat(args: confab_chat::ChatArgs) -> anyhow::Result<()> {
@@ -203,6 +282,18 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let report = runtime.block_on(confab_bench::run(args.common, args.scenario))?;
     anyhow::ensure!(report.passed(), "the --check found problems (see above)");
     Ok(())
+}
+
+/// Logs each SIGHUP: there is nothing to reload without TLS.
+#[cfg(unix)]
+async fn hangups_do_nothing() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: nothing to reload (no TLS certificate)");
+    }
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM.

@@ -1,5 +1,5 @@
 //! The `confab serve` binary itself: starts on its flags, creates its database, answers
-//! `/healthz`, and exits 0 on SIGTERM.
+//! `/healthz`, lives through SIGHUP, and exits 0 on SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -43,6 +43,31 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         "database created on first start"
     );
 
+    // A SIGHUP (a service manager's reload) does not end it, TLS or not.
+    let status = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (tx, logged) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = logged.recv_timeout(left).expect("the SIGHUP is logged");
+        if line.contains("SIGHUP") {
+            break;
+        }
+    }
+    let reply = healthz(&addr).expect("still answering after SIGHUP");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -57,7 +82,7 @@ fn serve_starts_answers_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit:?}");
-    let logged: Vec<String> = lines.map_while(Result::ok).collect();
+    let logged: Vec<String> = logged.iter().collect();
     assert!(
         logged.iter().any(|l| l.contains("shutdown complete")),
         "{logged:?}"
@@ -77,6 +102,20 @@ fn bad_config_is_refused_with_a_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("limits must be positive"), "{stderr}");
+
+    // A flag is checked like the file: an origin with a path could never match.
+    let output = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args([
+            "--allowed-origin",
+            "https://ok.example,https://demo.example/",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("https://demo.example/"), "{stderr}");
 }
 
 #[test]

@@ -107,6 +107,8 @@ pub struct App {
     pub typing: HashMap<String, (String, Instant)>,
     /// The last notice (replies to commands, errors).
     pub notice: String,
+    /// Shown first on the status line for the whole run (`--insecure`).
+    pub warning: Option<String>,
     pub input: String,
     /// Cursor position in `input`, in characters.
     pub cursor: usize,
@@ -138,6 +140,7 @@ impl Default for App {
             online: HashSet::new(),
             typing: HashMap::new(),
             notice: "type /help for commands".into(),
+            warning: None,
             input: String::new(),
             cursor: 0,
             history: Vec::new(),

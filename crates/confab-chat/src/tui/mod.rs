@@ -14,12 +14,15 @@ use tokio::sync::mpsc;
 use crate::session::{Command, Update};
 use app::App;
 
+/// Runs the full-screen client; `warning` (if any) stays on the status line throughout.
 pub async fn run(
     commands: mpsc::Sender<Command>,
     mut updates: mpsc::Receiver<Update>,
+    warning: Option<&str>,
 ) -> anyhow::Result<i32> {
     let mut terminal = ratatui::init();
     let mut app = App::default();
+    app.warning = warning.map(str::to_owned);
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let result = loop {

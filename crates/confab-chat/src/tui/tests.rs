@@ -486,3 +486,15 @@ fn invitations_are_shown_and_accepting_switches_to_the_room() {
     })));
     assert_eq!(app.notice, "invited carol to #club");
 }
+
+#[test]
+fn an_insecure_connection_says_so_on_the_status_line_throughout() {
+    let mut app = App::default();
+    app.warning = Some(crate::INSECURE_BADGE.to_owned());
+    assert!(screen(&app).contains(crate::INSECURE_BADGE));
+    app.on_update(ready());
+    let shown = screen(&app);
+    assert!(shown.contains(crate::INSECURE_BADGE), "{shown}");
+    assert!(shown.contains("online as alice"), "{shown}");
+    assert!(!screen(&App::default()).contains("INSECURE"));
+}

@@ -159,7 +159,14 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Connection::Reconnecting(why) => (format!("reconnecting: {why}"), Color::Yellow),
         Connection::Offline(why) => (format!("offline: {why}"), Color::Red),
     };
-    let mut status_spans = vec![Span::styled(state_text, Style::default().fg(state_colour))];
+    let mut status_spans = Vec::new();
+    if let Some(warning) = &app.warning {
+        status_spans.push(Span::styled(
+            format!("{warning}  "),
+            Style::default().fg(Color::White).bg(Color::Red),
+        ));
+    }
+    status_spans.push(Span::styled(state_text, Style::default().fg(state_colour)));
     if let Some(who) = app.typing_here(Instant::now()) {
         status_spans.push(Span::raw(format!("  {who} is typing…")));
     }

@@ -1,7 +1,9 @@
 //! Content-addressed blob storage: bytes named by their SHA-256 (64 lowercase hex digits).
 //! [`FsBlobStore`] keeps them under `<data_dir>/blobs/ab/abcdef…`, sharded by the first two
 //! hex digits; an S3-compatible store implements the same [`BlobStore`] trait (`put_file`
-//! uploads the staged file, `open` is a ranged GET, `delete` a DELETE).
+//! uploads the staged file, `open` is a ranged GET, `delete` a DELETE). Names are checked to
+//! be hashes before any path is made, and a blob file or shard directory that is a symbolic
+//! link is refused (an error, never followed), so nothing outside the store can be served.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -83,8 +85,31 @@ impl FsBlobStore {
         if let Some(shard) = path.parent() {
             tokio::fs::create_dir_all(shard).await?;
         }
+        refuse_links(&path).await?;
         Ok(path)
     }
+}
+
+/// Fails if the blob file at `path` or its shard directory is a symbolic link. A missing file
+/// passes (the caller finds it missing).
+async fn refuse_links(path: &Path) -> io::Result<()> {
+    for at in [Some(path), path.parent()].into_iter().flatten() {
+        match tokio::fs::symlink_metadata(at).await {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} is a symbolic link; blobs are never followed",
+                        at.display()
+                    ),
+                ));
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 async fn exists(path: &Path) -> io::Result<bool> {
@@ -132,6 +157,7 @@ impl BlobStore for FsBlobStore {
 
     async fn open(&self, sha256: &str, from: u64) -> io::Result<Option<BlobReader>> {
         let path = self.path_of(sha256)?;
+        refuse_links(&path).await?;
         let mut file = match tokio::fs::File::open(&path).await {
             Ok(file) => file,
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
@@ -156,7 +182,9 @@ impl BlobStore for FsBlobStore {
     }
 
     async fn len(&self, sha256: &str) -> io::Result<Option<u64>> {
-        match tokio::fs::metadata(self.path_of(sha256)?).await {
+        let path = self.path_of(sha256)?;
+        refuse_links(&path).await?;
+        match tokio::fs::metadata(&path).await {
             Ok(meta) => Ok(Some(meta.len())),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(err),
@@ -200,6 +228,31 @@ mod tests {
         assert!(store.delete(NAME).await.unwrap());
         assert!(!store.delete(NAME).await.unwrap());
         assert!(!store.exists(NAME).await.unwrap());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_blob_or_shard_that_is_a_symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"not a blob").unwrap();
+        let store = FsBlobStore::open(&dir.path().join("blobs")).unwrap();
+        let path = store.path_of(NAME).unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(&outside, &path).unwrap();
+        assert!(store.open(NAME, 0).await.is_err());
+        assert!(store.len(NAME).await.is_err());
+        assert!(store.put_bytes(NAME, b"hello".to_vec()).await.is_err());
+        assert_eq!(std::fs::read(&outside).unwrap(), b"not a blob");
+
+        let other = "ab".to_owned() + &NAME[2..];
+        let shard = store.path_of(&other).unwrap();
+        std::os::unix::fs::symlink(dir.path(), shard.parent().unwrap()).unwrap();
+        std::fs::write(dir.path().join(&other), b"planted").unwrap();
+        assert!(
+            store.open(&other, 0).await.is_err(),
+            "a linked shard is refused"
+        );
     }
 
     #[tokio::test]

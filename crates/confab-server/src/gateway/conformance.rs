@@ -13,7 +13,6 @@
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::ws;
 use crate::config::SessionLimits;
-use crate::http::{check_origin, AppState};
+use crate::http::{AllowedOrigin, AppState};
 
 /// The path of the echo route.
 pub const PATH: &str = "/conformance/echo";
@@ -36,14 +35,11 @@ pub fn router() -> Router<AppState> {
 
 /// `GET /conformance/echo`: the same checks and socket settings as `/ws`, then [`echo`].
 async fn upgrade(
+    _origin: AllowedOrigin,
     State(state): State<AppState>,
-    headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let config = state.hub.config();
-    if let Err(err) = check_origin(&headers, &config.allowed_origins) {
-        return err.into_response();
-    }
     let upgrade = match ws::configure(upgrade, config) {
         Ok(upgrade) => upgrade,
         Err(err) => return err.into_response(),

@@ -4,18 +4,20 @@
 //! with `too_large` and the connection closed, never buffered. There is no close frame on a
 //! bare socket, so the server's last line is `{"type":"close","code":...,"reason":...}` with
 //! the code a WebSocket would have closed with. The peer must send something (a `ping` will
-//! do) at least every idle timeout.
+//! do) at least every idle timeout. Connections are accepted through the same
+//! [`Transport`] as HTTP: the same per-address limit and, with TLS on, the same certificate
+//! (TLS without ALPN: `openssl s_client -quiet -connect host:port` is a client).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use confab_protocol::{
     close, decode_client_frame, ClientFrame, ErrorCode, FrameError, Limits, ServerFrame,
 };
 use futures_util::StreamExt;
-use tokio::io::{AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncWriteExt, BufWriter, ReadHalf, WriteHalf};
+use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
 use tokio_util::sync::CancellationToken;
@@ -26,14 +28,16 @@ use super::login::{LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::hub::sessions::{Outbound, SessionControl};
 use crate::hub::{Authed, Hub, Resume, Session};
+use crate::transport::{Conn, Door, Transport};
 
-type Lines = FramedRead<OwnedReadHalf, AnyDelimiterCodec>;
-type Writer = BufWriter<OwnedWriteHalf>;
+type Lines = FramedRead<ReadHalf<Conn>, AnyDelimiterCodec>;
+type Writer = BufWriter<WriteHalf<Conn>>;
 
 /// Accepts connections until `shutdown`; each runs as a task on `tasks`, within the
 /// per-address limit of `per_ip`.
 pub async fn serve(
     listener: TcpListener,
+    transport: Arc<Transport>,
     hub: Hub,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -48,18 +52,27 @@ pub async fn serve(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => match per_ip.admit(peer.ip()) {
-                Ok(slot) => {
-                    let (hub, shutdown) = (hub.clone(), shutdown.clone());
-                    tasks.spawn(async move {
-                        let _slot = slot;
-                        connection(stream, peer, hub, shutdown).await
-                    });
-                }
-                Err(err) => {
-                    tasks.spawn(refuse(stream, err));
-                }
-            },
+            Ok((stream, peer)) => {
+                let Some(slot) = transport.admit(peer) else {
+                    continue;
+                };
+                let (transport, hub, shutdown) = (transport.clone(), hub.clone(), shutdown.clone());
+                let per_ip = per_ip.clone();
+                tasks.spawn(async move {
+                    let established = tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        conn = transport.establish(stream, peer, slot, Door::Tcp) => conn,
+                    };
+                    let Some(conn) = established else { return };
+                    match per_ip.admit(peer.ip()) {
+                        Ok(session_slot) => {
+                            let _session_slot = session_slot;
+                            connection(conn, peer, hub, shutdown).await;
+                        }
+                        Err(err) => refuse(conn, err).await,
+                    }
+                });
+            }
             Err(err) => {
                 // Out of file descriptors and the like: back off a little and go on.
                 tracing::warn!(%err, "tcp accept failed");
@@ -70,18 +83,17 @@ pub async fn serve(
 }
 
 /// Tells a connection over the limit why, then closes it.
-async fn refuse(stream: TcpStream, err: crate::error::AppError) {
-    let (_, write) = stream.into_split();
+async fn refuse(stream: Conn, err: crate::error::AppError) {
+    let (_, write) = tokio::io::split(stream);
     let mut out = BufWriter::new(write);
     let _ = write_line(&mut out, &super::login::error_frame(err, None)).await;
     let _ = goodbye(&mut out, close::POLICY_VIOLATION, "too many connections").await;
 }
 
-async fn connection(stream: TcpStream, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {
-    tracing::info!(%peer, "tcp connection");
+async fn connection(stream: Conn, peer: SocketAddr, hub: Hub, shutdown: CancellationToken) {
+    tracing::info!(%peer, tls = stream.is_tls(), "tcp connection");
     let _counted = hub.metrics().connection("tcp");
-    let _ = stream.set_nodelay(true);
-    let (read, write) = stream.into_split();
+    let (read, write) = tokio::io::split(stream);
     let codec = line_codec(hub.config().limits.max_frame_bytes);
     let mut lines = FramedRead::new(read, codec);
     let mut out = BufWriter::new(write);

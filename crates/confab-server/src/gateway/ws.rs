@@ -21,7 +21,7 @@ use super::login::{error_frame, LoginPhase, Step};
 use super::writer::{self, FrameSink};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::http::{bearer_token, check_origin, client_ip, user_agent, AppState};
+use crate::http::{bearer_token, client_ip, user_agent, AllowedOrigin, AppState};
 use crate::hub::sessions::SessionControl;
 use crate::hub::{Authed, Credentials, Hub, Resume, Session};
 
@@ -39,17 +39,16 @@ pub struct WsQuery {
     token: Option<String>,
 }
 
-/// `GET /ws`: checks the origin and any token given at the upgrade, then upgrades.
+/// `GET /ws`: checks the origin (extracting [`AllowedOrigin`], before anything else) and any
+/// token given at the upgrade, then upgrades.
 pub async fn upgrade(
+    _origin: AllowedOrigin,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(query): Query<WsQuery>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if let Err(err) = check_origin(&headers, &state.hub.config().allowed_origins) {
-        return err.into_response();
-    }
     let from = client_ip(peer, &headers, &state.hub.config().trusted_proxies);
     let agent = user_agent(&headers);
     if let Err(err) = state.hub.admit_handshake(from) {
@@ -83,7 +82,7 @@ pub async fn upgrade(
 /// The socket settings of every WebSocket route (`/ws` and the conformance echo), so they
 /// cannot drift apart: refuses a request that is not an upgrade, then applies the frame and
 /// message limit (`limits.max_frame_bytes`) and the buffer sizes. The origin check
-/// ([`check_origin`]) comes before it on both routes.
+/// ([`AllowedOrigin`]) comes before it on both routes.
 pub(super) fn configure(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
     config: &Config,

@@ -4,13 +4,16 @@
 //! `/api/v1/events` with `/api/v1/frames`. Every route is added through
 //! [`routes::Routes`], which records it, so the document can be checked against the router.
 //! Errors are JSON bodies `{"code": ..., "message": ...}` with the status that goes with the
-//! code.
+//! code. Every response passes [`headers`] (nosniff, a default CSP, HSTS over TLS); WebSocket
+//! routes check the origin first ([`origin`]).
 
 mod accounts;
 mod attachments;
 mod conversations;
+mod headers;
 mod messages;
 mod openapi;
+mod origin;
 mod rooms;
 mod routes;
 mod sessions;
@@ -33,6 +36,7 @@ use crate::error::AppError;
 use crate::gateway;
 use crate::hub::{Credentials, Hub};
 use crate::store::User;
+pub use origin::{check_origin, AllowedOrigin};
 use routes::Routes;
 
 /// Largest REST request body accepted.
@@ -66,9 +70,11 @@ pub fn router(state: AppState) -> Router {
     if state.hub.config().conformance_echo {
         routes = routes.merge(gateway::conformance::router());
     }
+    let baseline = headers::Baseline::new(&state.hub.config().tls);
     routes
         .fallback(web::serve)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(baseline, headers::add))
         .with_state(state)
 }
 
@@ -269,28 +275,6 @@ pub fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Browsers send `Origin`; it must be this server (same host) or an allowed origin. Requests
-/// without one (non-browser clients) pass.
-pub fn check_origin(headers: &HeaderMap, allowed: &[String]) -> Result<(), AppError> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    let origin = origin.to_str().unwrap_or_default();
-    if allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)) {
-        return Ok(());
-    }
-    let authority = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"));
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    match (authority, host) {
-        (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host) => Ok(()),
-        _ => Err(AppError::forbidden(format!(
-            "origin {origin} is not allowed"
-        ))),
-    }
-}
-
 /// The user behind the request's token (bearer header or `?token=`).
 pub struct AuthUser {
     pub user: User,
@@ -336,27 +320,6 @@ mod tests {
             map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
         }
         map
-    }
-
-    #[test]
-    fn origin_must_match_host_or_allow_list() {
-        let allowed = vec!["https://chat.example.com".to_owned()];
-        assert!(check_origin(&headers(&[]), &allowed).is_ok());
-        let same = headers(&[
-            (header::ORIGIN, "http://127.0.0.1:8080"),
-            (header::HOST, "127.0.0.1:8080"),
-        ]);
-        assert!(check_origin(&same, &allowed).is_ok());
-        let listed = headers(&[
-            (header::ORIGIN, "https://chat.example.com"),
-            (header::HOST, "127.0.0.1:8080"),
-        ]);
-        assert!(check_origin(&listed, &allowed).is_ok());
-        let foreign = headers(&[
-            (header::ORIGIN, "https://evil.example"),
-            (header::HOST, "127.0.0.1:8080"),
-        ]);
-        assert!(check_origin(&foreign, &allowed).is_err());
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //! sent gzip-compressed to browsers that take it.
 //!
 //! This is the router's fallback, outside the recorded API routes: a path that is neither an
-//! asset nor a client route (`/invite/<code>`) gets the same bare 404 as before.
+//! asset nor a client route (`/invite/<code>`) gets the same bare 404 as before. Only the
+//! paths in [`ASSETS`] are ever served, so a request path never becomes a file path; from
+//! `web_dir`, a file that is (or lies under) a symbolic link is refused with a 404 too.
 
 use std::path::{Path, PathBuf};
 
@@ -101,9 +103,24 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
     respond(asset.mime, body, request.headers())
 }
 
-async fn read_from(dir: &Path, file: &str) -> Option<Vec<u8>> {
-    let path: PathBuf = dir.join(file);
-    tokio::fs::read(path).await.ok()
+/// Reads `file` (a path from [`ASSETS`]) under `dir`, unless it or a directory on the way to
+/// it under `dir` is a symbolic link, or it is not a regular file.
+async fn read_from(dir: &Path, file: &'static str) -> Option<Vec<u8>> {
+    let dir = dir.to_owned();
+    let read = tokio::task::spawn_blocking(move || {
+        let mut at: PathBuf = dir;
+        for part in Path::new(file).components() {
+            at.push(part);
+            let meta = std::fs::symlink_metadata(&at).ok()?;
+            if meta.file_type().is_symlink() {
+                tracing::warn!(path = %at.display(), "web_dir: a symbolic link is not served");
+                return None;
+            }
+        }
+        std::fs::metadata(&at).ok()?.is_file().then_some(())?;
+        std::fs::read(&at).ok()
+    });
+    read.await.ok()?
 }
 
 fn respond(mime: &'static str, body: Vec<u8>, request: &HeaderMap) -> Response {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod sse;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -306,7 +307,7 @@ pub async fn upload(addr: SocketAddr, token: &str, name: &str, bytes: &[u8]) -> 
 
 /// Reads an HTTP/1.1 response until the server closes, and parses it (chunked bodies are
 /// joined).
-pub async fn read_reply(stream: &mut TcpStream) -> Reply {
+pub async fn read_reply(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Reply {
     let mut raw = Vec::new();
     tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
         .await
