@@ -30,6 +30,9 @@ pub struct Common {
     /// A running server (ws://host:port); without it the bench starts its own
     #[arg(long, global = true)]
     pub server: Option<String>,
+    /// With a wss:// --server: trust this PEM certificate too (a development certificate)
+    #[arg(long, global = true)]
+    pub ca_file: Option<PathBuf>,
     /// The server's process id, to read its memory from /proc (known when the bench starts it)
     #[arg(long, global = true)]
     pub server_pid: Option<u32>,

@@ -50,7 +50,7 @@ pub struct Target {
 impl Target {
     pub async fn open(common: &Common) -> anyhow::Result<Self> {
         if let Some(server) = &common.server {
-            let endpoint = Endpoint::parse(server)?;
+            let endpoint = Endpoint::parse_with_ca(server, common.ca_file.as_deref())?;
             let addr = tokio::net::lookup_host(&endpoint.authority)
                 .await?
                 .next()

@@ -116,9 +116,7 @@ pub async fn run_with(
         acceptors,
         metrics.clone(),
     ));
-    if let Some(reloader) = reloader {
-        tokio::spawn(reloader.run(config.tls.reload_interval(), shutdown.clone()));
-    }
+    let reload_interval = config.tls.reload_interval();
     let store = SqliteStore::open_observed(
         &config.data_dir,
         config.store.max_batch,
@@ -152,6 +150,9 @@ pub async fn run_with(
     if let Some(udp) = listeners.udp {
         let gateway = gateway::udp::serve(udp, hub.clone(), shutdown.clone(), tasks.clone());
         tokio::spawn(gateway);
+    }
+    if let Some(reloader) = reloader {
+        tokio::spawn(reloader.run(reload_interval, shutdown.clone()));
     }
     let scheme = if transport.is_tls() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, "confab listening");
