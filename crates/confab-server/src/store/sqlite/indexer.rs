@@ -115,7 +115,8 @@ impl Index {
         let _ = tokio::time::timeout(SYNC_WAIT, indexed.wait_for(|&done| done >= target)).await;
     }
 
-    /// Finishes what is pending and stops the indexer.
+    /// Stops the indexer once its pass under way is committed; what is still pending is
+    /// indexed at the next start.
     pub fn close(&self) {
         {
             let (lock, wake) = &*self.pending;
@@ -191,15 +192,17 @@ fn run(
             let (mut state, _) = wake.wait_timeout(state, RETRY_PAUSE).expect("index lock");
             state.dirty.extend(failed);
         }
+        // Stopping: this pass is committed; the rest is caught up at the next start (progress
+        // is kept), so a backlog never holds up a shutdown.
+        if stopping {
+            return;
+        }
         if !again.is_empty() {
             let mut state = lock.lock().expect("index lock");
             state.dirty.extend(again);
             continue;
         }
         done.send_replace(generation);
-        if stopping && lock.lock().expect("index lock").dirty.is_empty() {
-            return;
-        }
     }
 }
 
