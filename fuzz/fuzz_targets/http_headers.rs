@@ -7,6 +7,7 @@
 use axum::http::{header, HeaderMap, HeaderValue};
 use confab_server::attachments::range::{answer, RangeAnswer};
 use confab_server::http::{bearer_token, check_origin, names_etag, query_token};
+use confab_server::transport::Scheme;
 use libfuzzer_sys::fuzz_target;
 
 const ETAG: &str = "\"2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824\"";
@@ -41,5 +42,8 @@ fuzz_target!(|input: (&str, &str, u64)| {
     if let Ok(host) = HeaderValue::from_str(second) {
         headers.insert(header::HOST, host);
     }
-    let _ = check_origin(&headers, &["https://chat.example.com".to_owned()]);
+    let allowed = ["https://chat.example.com".to_owned()];
+    for scheme in [Scheme::Http, Scheme::Https] {
+        let _ = check_origin(&headers, scheme, &allowed);
+    }
 });
