@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
@@ -14,7 +14,42 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
 const SECRET: &str = "the backend's shared secret, 32+ bytes";
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+/// A fresh 2048-bit RSA key pair in PEM (private PKCS#8, public SPKI), made by the `openssl`
+/// command (ring cannot generate RSA keys); no key is kept in the repository.
+fn rsa_pair() -> (Vec<u8>, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("private.pem");
+    let public = dir.path().join("public.pem");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("the openssl command makes the RSA test keys");
+        assert!(status.success(), "openssl failed");
+    };
+    run(&[
+        "genpkey".as_ref(),
+        "-algorithm".as_ref(),
+        "RSA".as_ref(),
+        "-pkeyopt".as_ref(),
+        "rsa_keygen_bits:2048".as_ref(),
+        "-out".as_ref(),
+        private.as_os_str(),
+    ]);
+    run(&[
+        "pkey".as_ref(),
+        "-in".as_ref(),
+        private.as_os_str(),
+        "-pubout".as_ref(),
+        "-out".as_ref(),
+        public.as_os_str(),
+    ]);
+    (
+        std::fs::read(private).unwrap(),
+        std::fs::read(public).unwrap(),
+    )
+}
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -86,14 +121,13 @@ async fn an_hs256_token_works_everywhere_a_session_token_does_and_creates_the_ac
 
 #[tokio::test]
 async fn every_bad_token_is_unauthorized() {
-    let public = std::fs::read(Path::new(FIXTURES).join("jwt-rsa-public.pem")).unwrap();
+    let (private, public) = rsa_pair();
+    let (other, _) = rsa_pair();
     let (server, _keys) = server_with_key(&public, |c| {
         c.jwt.issuer = Some("https://app.example".into());
         c.jwt.audience = Some("confab".into());
     })
     .await;
-    let private = std::fs::read(Path::new(FIXTURES).join("jwt-rsa-private.pem")).unwrap();
-    let other = std::fs::read(Path::new(FIXTURES).join("jwt-rsa-other-private.pem")).unwrap();
     let key = EncodingKey::from_rsa_pem(&private).unwrap();
     let wrong_key = EncodingKey::from_rsa_pem(&other).unwrap();
     let full = |sub: &str, exp_in: i64| {
