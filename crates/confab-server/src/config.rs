@@ -64,6 +64,12 @@ pub struct Config {
     pub tls: TlsSettings,
     /// Connections per address and the handshake and request head deadlines.
     pub transport: TransportLimits,
+    /// The bus between nodes: `redis://host:port[/db]`. Unset (the default), the node is
+    /// alone and events stay in the process. See docs/scaling.md.
+    pub bus: Option<String>,
+    /// What this deployment's channel and keys on the bus start with, so several deployments
+    /// can share one Redis. Default `confab`.
+    pub bus_namespace: String,
 }
 
 impl Default for Config {
@@ -90,6 +96,8 @@ impl Default for Config {
             conformance_echo: false,
             tls: TlsSettings::default(),
             transport: TransportLimits::default(),
+            bus: None,
+            bus_namespace: "confab".to_owned(),
         }
     }
 }
@@ -464,6 +472,18 @@ impl Config {
         self.tls.validate()?;
         self.transport.validate()?;
         transport::validate_origins(&self.allowed_origins)?;
+        if let Some(bus) = &self.bus {
+            if !bus.starts_with("redis://") {
+                return bad("bus must be a redis:// URL");
+            }
+        }
+        let namespace_ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
+        if self.bus_namespace.is_empty()
+            || self.bus_namespace.len() > 64
+            || !self.bus_namespace.chars().all(namespace_ok)
+        {
+            return bad("bus_namespace must be 1 to 64 letters, digits, '-', '_', '.' or ':'");
+        }
         if self.limits.max_content_bytes == 0 || self.limits.max_frame_bytes == 0 {
             return bad("limits must be positive");
         }

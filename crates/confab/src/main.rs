@@ -115,6 +115,12 @@ struct ServeArgs {
     /// /metrics answers loopback peers only)
     #[arg(long, env = "CONFAB_METRICS_TOKEN", hide_env_values = true)]
     metrics_token: Option<String>,
+    /// Join other nodes on this bus (redis://host:port[/db]); default: this node is alone
+    #[arg(long, env = "CONFAB_BUS", hide_env_values = true)]
+    bus: Option<String>,
+    /// What the bus channel and keys start with, so deployments can share one Redis
+    #[arg(long, env = "CONFAB_BUS_NAMESPACE")]
+    bus_namespace: Option<String>,
     /// Log lines as human-readable text, or as one JSON object per line for log shippers
     #[arg(long, env = "CONFAB_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -229,6 +235,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(token) = args.metrics_token {
         config.metrics_token = Some(token);
+    }
+    if let Some(bus) = args.bus {
+        config.bus = Some(bus);
+    }
+    if let Some(namespace) = args.bus_namespace {
+        config.bus_namespace = namespace;
     }
     config.allowed_origins.extend(args.allowed_origins);
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {

@@ -8,7 +8,7 @@ use super::sessions::Outbound;
 use super::{Authed, ClientInfo, Hub, Session, DEFAULT_ROOM};
 use crate::auth::jwt::JwtClaims;
 use crate::auth::Token;
-use crate::bus::Event;
+use crate::bus::{CacheSync, Event};
 use crate::error::AppError;
 use crate::store::User;
 
@@ -79,6 +79,7 @@ impl Hub {
             }
         };
         self.directory().add_user(&user);
+        self.sync(CacheSync::user(&user));
         self.directory().add_conversation(&general);
         self.directory().add_member(general.id, user.id);
         self.publish(Event::Membership {
@@ -262,6 +263,7 @@ impl Hub {
         {
             Ok((user, general)) => {
                 self.directory().add_user(&user);
+                self.sync(CacheSync::user(&user));
                 self.directory().add_conversation(&general);
                 self.directory().add_member(general.id, user.id);
                 self.publish(Event::Membership {

@@ -27,7 +27,7 @@ impl Hub {
                         // A cleared direct chat stays hidden until something new arrives.
                         row.last_message.as_ref()?;
                         let peer = if a == user { b } else { a };
-                        let online = self.inner.sessions.is_online(peer);
+                        let online = self.is_online(peer);
                         (
                             self.directory().username(peer)?,
                             ChatKind::Direct,

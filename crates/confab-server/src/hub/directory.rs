@@ -49,6 +49,56 @@ impl Directory {
         directory
     }
 
+    /// Brings the picture in line with a fresh snapshot (after this node was off the bus):
+    /// new users and conversations are added (a conversation new to this node with sequence 0,
+    /// so everything in it is still to be delivered), vanished ones dropped, member sets
+    /// replaced. Sequence numbers of known conversations are kept: they say what was delivered.
+    pub fn reconcile(&self, snapshot: Snapshot) {
+        for user in &snapshot.users {
+            self.add_user(user);
+        }
+        let live: HashSet<ConvId> = snapshot.conversations.iter().map(|c| c.id).collect();
+        let gone: Vec<ConvId> = self
+            .convs
+            .iter()
+            .map(|entry| *entry.key())
+            .filter(|conv| !live.contains(conv))
+            .collect();
+        for conv in gone {
+            self.remove_conversation(conv);
+        }
+        for conv in &snapshot.conversations {
+            if !self.convs.contains_key(&conv.id) {
+                self.add_conversation(&Conversation {
+                    last_seq: 0,
+                    ..conv.clone()
+                });
+            }
+        }
+        let mut members: std::collections::HashMap<ConvId, HashSet<UserId>> = Default::default();
+        for (conv, user) in snapshot.members {
+            members.entry(conv).or_default().insert(user);
+        }
+        for conv in live {
+            let want = members.remove(&conv).unwrap_or_default();
+            let have = self.members(conv);
+            for user in have.difference(&want) {
+                self.remove_member(conv, *user);
+            }
+            for user in want.difference(&have) {
+                self.add_member(conv, *user);
+            }
+        }
+    }
+
+    /// Replaces every contact list: `(user, contact)` pairs.
+    pub fn replace_contacts(&self, pairs: &[(UserId, UserId)]) {
+        self.watchers.clear();
+        for (user, contact) in pairs {
+            self.add_contact(*user, *contact);
+        }
+    }
+
     pub fn add_user(&self, user: &User) {
         self.names.insert(user.id, user.username.clone());
         self.ids.insert(user.username.clone(), user.id);
@@ -254,5 +304,42 @@ mod tests {
         assert_eq!(directory.contacts(2, 10), HashSet::from([3]));
         directory.remove_contact(3, 2);
         assert!(directory.contacts(2, 10).is_empty());
+    }
+
+    #[test]
+    fn reconcile_adds_new_conversations_from_zero_and_keeps_known_seqs() {
+        let user = |id, name: &str| User {
+            id,
+            username: name.into(),
+        };
+        let room = |id, last_seq| Conversation {
+            id,
+            kind: ConversationKind::Room(format!("#r{id}")),
+            last_seq,
+        };
+        let directory = Directory::load(Snapshot {
+            users: vec![user(1, "a")],
+            conversations: vec![room(10, 5), room(11, 2)],
+            members: vec![(10, 1), (11, 1)],
+        });
+        directory.saw_seq(10, 6);
+        directory.reconcile(Snapshot {
+            users: vec![user(1, "a"), user(2, "b")],
+            conversations: vec![room(10, 9), room(12, 4)],
+            members: vec![(10, 2), (12, 1)],
+        });
+        assert_eq!(directory.user_id("b"), Some(2));
+        assert_eq!(directory.last_seq(10), 6, "what was delivered stays");
+        assert_eq!(
+            directory.last_seq(12),
+            0,
+            "a new conversation starts from zero"
+        );
+        assert!(
+            directory.kind(11).is_none(),
+            "a vanished conversation is dropped"
+        );
+        assert_eq!(*directory.members(10), HashSet::from([2]));
+        assert!(directory.is_member(12, 1));
     }
 }

@@ -10,7 +10,7 @@ use confab_protocol::{
 };
 
 use super::{Hub, Session};
-use crate::bus::{Audience, Event};
+use crate::bus::{Audience, CacheSync, Event};
 use crate::error::AppError;
 use crate::store::{Appended, ConvId, NewEntry, NewMessage, Post, UserId};
 
@@ -190,6 +190,7 @@ impl Hub {
                 self.directory().add_conversation(&conv);
                 self.directory().add_member(conv.id, session.user.id);
                 self.directory().add_member(conv.id, peer);
+                self.sync(CacheSync::conversation(&conv, vec![session.user.id, peer]));
                 Ok(Some(conv.id))
             }
         }

@@ -20,6 +20,7 @@ pub mod logins;
 mod messages;
 pub mod outbox;
 mod powers;
+mod presence;
 mod profiles;
 pub mod queue;
 pub mod ratelimit;
@@ -82,6 +83,8 @@ struct Inner {
     directory: Directory,
     rooms: RoomStates,
     sessions: Registry,
+    /// Who is online on the other nodes.
+    presence: presence::RemotePresence,
     cursors: Cursors,
     hasher: PasswordHasher,
     writes: Arc<Semaphore>,
@@ -206,6 +209,7 @@ impl Hub {
             directory,
             rooms,
             sessions: Registry::default(),
+            presence: presence::RemotePresence::default(),
             cursors: Cursors::default(),
             hasher,
             next_session: AtomicU64::new(1),
@@ -261,6 +265,16 @@ impl Hub {
 
     fn publish(&self, event: Event) {
         self.inner.bus.publish(event);
+    }
+
+    /// Tells the other nodes about a change to what this node caches.
+    fn sync(&self, change: crate::bus::CacheSync) {
+        self.publish(Event::Sync(change));
+    }
+
+    /// Whether the user has a session on this node or any other.
+    fn is_online(&self, user: UserId) -> bool {
+        self.inner.sessions.is_online(user) || self.inner.presence.is_online(user)
     }
 
     /// Opens a session: registers it (announcing presence if it is the user's first), and

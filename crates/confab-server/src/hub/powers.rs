@@ -21,7 +21,7 @@ use confab_protocol::{
 };
 
 use super::Hub;
-use crate::bus::{Audience, Event};
+use crate::bus::{Audience, CacheSync, Event};
 use crate::clock;
 use crate::error::AppError;
 use crate::store::rooms::SettingsChange;
@@ -290,6 +290,7 @@ impl Hub {
                 self.directory().remove_member(conv, target);
                 self.rooms().left(conv, target);
             }
+            self.sync(CacheSync::Room { conv });
             (banned, removed)
         };
         if banned || removed {
@@ -319,6 +320,7 @@ impl Hub {
         let target = self.target(actor, user, "unban")?;
         if self.store().unban_user(conv, target).await? {
             self.rooms().update(conv, |room| room.bans.remove(&target));
+            self.sync(CacheSync::Room { conv });
             let event = Self::event(room, RoomAction::Unbanned, actor, Some(user));
             self.announce(conv, event, Some(target));
             tracing::info!(room = %room, by = %actor.username, user = %user, "unbanned");
@@ -356,6 +358,7 @@ impl Hub {
             room.mutes.retain(|_, &mut end| end > now);
             room.mutes.insert(target, until)
         });
+        self.sync(CacheSync::Room { conv });
         let mut event = Self::event(room, RoomAction::Muted, actor, Some(user));
         event.until = Some(clock::rfc3339(until));
         self.announce(conv, event, Some(target));
@@ -376,6 +379,7 @@ impl Hub {
         self.require_outranks(role, conv, target, "unmute")?;
         let running = self.store().unmute_user(conv, target).await?;
         self.rooms().update(conv, |room| room.mutes.remove(&target));
+        self.sync(CacheSync::Room { conv });
         if running {
             let event = Self::event(room, RoomAction::Unmuted, actor, Some(user));
             self.announce(conv, event, Some(target));
@@ -439,6 +443,7 @@ impl Hub {
                 state.password_hash = hash.map(Into::into);
             }
         });
+        self.sync(CacheSync::Room { conv });
         if let Some(topic) = topic {
             let mut event = Self::event(room, RoomAction::TopicChanged, actor, None);
             event.topic = Some(topic);
@@ -477,6 +482,7 @@ impl Hub {
         self.store().set_role(conv, target, role).await?;
         self.rooms()
             .update(conv, |state| state.set_role(target, role));
+        self.sync(CacheSync::Room { conv });
         let mut event = Self::event(room, RoomAction::RoleChanged, actor, Some(user));
         event.role = Some(role);
         self.announce(conv, event, Some(target));
@@ -502,6 +508,7 @@ impl Hub {
             state.set_role(target, Role::Owner);
             state.set_role(actor.id, Role::Moderator);
         });
+        self.sync(CacheSync::Room { conv });
         let event = Self::event(room, RoomAction::OwnershipTransferred, actor, Some(user));
         self.announce(conv, event, Some(target));
         tracing::info!(room = %room, from = %actor.username, to = %user, "ownership transferred");
@@ -525,6 +532,7 @@ impl Hub {
         let former = self.directory().remove_conversation(conv);
         self.cursors().forget_conversation(conv);
         self.rooms().remove(conv);
+        self.sync(CacheSync::Removed { conv });
         let event = Bytes::from(
             ServerFrame::RoomEvent(Self::event(room, RoomAction::RoomDeleted, actor, None))
                 .to_json(),

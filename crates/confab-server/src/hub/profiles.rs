@@ -10,7 +10,7 @@ use confab_protocol::{
 };
 
 use super::Hub;
-use crate::bus::{Audience, Event};
+use crate::bus::{Audience, CacheSync, Event};
 use crate::error::AppError;
 use crate::store::social::{ContactAdded, ProfileChange, StoredProfile};
 use crate::store::{User, UserId};
@@ -35,7 +35,7 @@ impl Hub {
             avatar: avatar_of(&stored),
             display_name: stored.display_name,
             status_text: stored.status_text,
-            online: self.inner.sessions.is_online(user),
+            online: self.is_online(user),
         }
     }
 
@@ -140,6 +140,11 @@ impl Hub {
         match self.store().add_contact(user.id, id, max).await? {
             ContactAdded::Added => {
                 self.directory().add_contact(user.id, id);
+                self.sync(CacheSync::Contact {
+                    user: user.id,
+                    contact: id,
+                    added: true,
+                });
                 tracing::info!(user = %user.username, contact = %contact, "contact added");
                 Ok(())
             }
@@ -156,6 +161,11 @@ impl Hub {
         let id = self.user_id(contact)?;
         if self.store().remove_contact(user.id, id).await? {
             self.directory().remove_contact(user.id, id);
+            self.sync(CacheSync::Contact {
+                user: user.id,
+                contact: id,
+                added: false,
+            });
             tracing::info!(user = %user.username, contact = %contact, "contact removed");
         }
         Ok(())

@@ -95,28 +95,34 @@ pub struct RoomStates {
     limits: RoomLimits,
 }
 
+/// Every room's state in a snapshot.
+fn states(snapshot: RoomSnapshot) -> HashMap<ConvId, RoomState> {
+    let mut rooms: HashMap<ConvId, RoomState> = snapshot
+        .rooms
+        .into_iter()
+        .map(|(conv, settings)| (conv, RoomState::new(settings)))
+        .collect();
+    for (conv, user, role) in snapshot.roles {
+        if let Some(room) = rooms.get_mut(&conv) {
+            room.set_role(user, role);
+        }
+    }
+    for (conv, user, until) in snapshot.mutes {
+        if let Some(room) = rooms.get_mut(&conv) {
+            room.mutes.insert(user, until);
+        }
+    }
+    for (conv, user) in snapshot.bans {
+        if let Some(room) = rooms.get_mut(&conv) {
+            room.bans.insert(user);
+        }
+    }
+    rooms
+}
+
 impl RoomStates {
     pub fn load(snapshot: RoomSnapshot, limits: RoomLimits) -> Self {
-        let rooms: DashMap<ConvId, RoomState> = snapshot
-            .rooms
-            .into_iter()
-            .map(|(conv, settings)| (conv, RoomState::new(settings)))
-            .collect();
-        for (conv, user, role) in snapshot.roles {
-            if let Some(mut room) = rooms.get_mut(&conv) {
-                room.set_role(user, role);
-            }
-        }
-        for (conv, user, until) in snapshot.mutes {
-            if let Some(mut room) = rooms.get_mut(&conv) {
-                room.mutes.insert(user, until);
-            }
-        }
-        for (conv, user) in snapshot.bans {
-            if let Some(mut room) = rooms.get_mut(&conv) {
-                room.bans.insert(user);
-            }
-        }
+        let rooms: DashMap<ConvId, RoomState> = states(snapshot).into_iter().collect();
         Self {
             rooms,
             admin: (0..ADMIN_LOCKS)
@@ -128,6 +134,22 @@ impl RoomStates {
             hasher: Default::default(),
             attempts: DashMap::new(),
             limits,
+        }
+    }
+
+    /// Replaces the state of every room (or only of `only`) with what a fresh snapshot says,
+    /// after another node changed it. A room this node is deleting stays closing.
+    pub fn refresh(&self, snapshot: RoomSnapshot, only: Option<ConvId>) {
+        let wanted = |conv: ConvId| only.is_none_or(|only| only == conv);
+        let deleted = snapshot.deleted.clone();
+        for (conv, mut state) in states(snapshot) {
+            if wanted(conv) {
+                state.closing = self.rooms.get(&conv).is_some_and(|room| room.closing);
+                self.rooms.insert(conv, state);
+            }
+        }
+        for conv in deleted.into_iter().filter(|conv| wanted(*conv)) {
+            self.rooms.remove(&conv);
         }
     }
 

@@ -11,7 +11,7 @@ use confab_protocol::{
 use super::powers::no_room;
 use super::room_state::RoomState;
 use super::{Hub, Session, DEFAULT_ROOM};
-use crate::bus::Event;
+use crate::bus::{CacheSync, Event};
 use crate::clock;
 use crate::error::AppError;
 use crate::store::rooms::{Admission, RoomSettings};
@@ -104,6 +104,7 @@ impl Hub {
         self.rooms().insert(conv.id, state);
         self.directory().add_conversation(&conv);
         self.directory().add_member(conv.id, user.id);
+        self.sync(CacheSync::conversation(&conv, vec![user.id]));
         self.publish(Event::Membership {
             conv: conv.id,
             user: user.id,
@@ -309,7 +310,7 @@ impl Hub {
             .filter_map(|&member| {
                 Some(MemberInfo {
                     username: self.directory().username(member)?,
-                    online: self.inner.sessions.is_online(member),
+                    online: self.is_online(member),
                     role: Some(state.role(member)).filter(|role| role.is_host()),
                     muted_until: state.muted_until(member, now).map(clock::rfc3339),
                 })
