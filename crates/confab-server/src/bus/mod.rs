@@ -95,6 +95,12 @@ pub enum CacheSync {
         contact: UserId,
         added: bool,
     },
+    /// One use of an abuse limit (a password attempt, a failed login, a handshake) for `key`:
+    /// every node counts it.
+    Hit {
+        limit: crate::hub::abuse::Limit,
+        key: String,
+    },
 }
 
 impl CacheSync {

@@ -2,6 +2,10 @@
 //! registrations) per address, failed logins per username, and WebSocket handshakes per
 //! address. Addresses count per IPv4 address and per IPv6 /64 (one host usually holds a whole
 //! /64). Every refusal is `rate_limited` with the seconds to wait.
+//!
+//! With several nodes, each node counts what it sees and tells the others (a
+//! `CacheSync::Hit` on the bus), which count it too ([`Abuse::hit`]): a guesser spreading
+//! attempts over the nodes draws on one budget, give or take the bus's few milliseconds.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -9,6 +13,18 @@ use std::time::Duration;
 use super::ratelimit::Keyed;
 use crate::config::AbuseLimits;
 use crate::error::AppError;
+
+/// Which limit a use counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// Password attempts per address.
+    Attempts,
+    /// Failed logins per username.
+    FailedLogin,
+    /// WebSocket handshakes per address.
+    Handshake,
+}
 
 #[derive(Debug)]
 pub struct Abuse {
@@ -53,6 +69,24 @@ impl Abuse {
     /// Counts a failed login as `username`.
     pub fn failed(&self, username: &str) {
         let _ = self.failed_logins.take(&username.to_owned());
+    }
+
+    /// Counts a use another node saw (`key`: an address key, or a username).
+    pub fn hit(&self, limit: Limit, key: &str) {
+        match limit {
+            Limit::FailedLogin => self.failed(key),
+            Limit::Attempts | Limit::Handshake => {
+                let Ok(ip) = key.parse::<IpAddr>() else {
+                    return;
+                };
+                let keyed = if limit == Limit::Attempts {
+                    &self.attempts
+                } else {
+                    &self.handshakes
+                };
+                let _ = keyed.take(&address_key(ip));
+            }
+        }
     }
 
     /// Counts a WebSocket handshake from `from`.
@@ -109,5 +143,23 @@ mod tests {
         let wait = refused.retry_after.unwrap();
         assert!((1..=200).contains(&wait), "{wait}");
         abuse.may_try("bob").unwrap();
+    }
+
+    #[test]
+    fn uses_seen_by_other_nodes_draw_on_the_same_budget() {
+        let limits = AbuseLimits {
+            failed_logins_per_user: 2,
+            attempts_per_ip_burst: 2.0,
+            ..AbuseLimits::default()
+        };
+        let abuse = Abuse::new(&limits);
+        abuse.hit(Limit::FailedLogin, "carol");
+        abuse.hit(Limit::FailedLogin, "carol");
+        assert!(abuse.may_try("carol").is_err());
+        abuse.hit(Limit::Attempts, "192.0.2.1");
+        abuse.hit(Limit::Attempts, "192.0.2.1");
+        assert!(abuse.attempt("192.0.2.1".parse().unwrap()).is_err());
+        // Nonsense from the bus is ignored.
+        abuse.hit(Limit::Handshake, "not an address");
     }
 }

@@ -4,6 +4,7 @@
 use confab_protocol::close;
 use confab_protocol::names::{check_password, Username};
 
+use super::abuse::Limit;
 use super::sessions::Outbound;
 use super::{Authed, ClientInfo, Hub, Session, DEFAULT_ROOM};
 use crate::auth::jwt::JwtClaims;
@@ -45,7 +46,7 @@ impl Hub {
         invite: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(User, Token, Option<String>), AppError> {
-        self.inner.abuse.attempt(client.ip)?;
+        self.attempt(client.ip)?;
         let username = Username::parse(username).map_err(|e| AppError::bad_request(e.0))?;
         check_password(password).map_err(|e| AppError::bad_request(e.0))?;
         if let Some(code) = invite {
@@ -105,7 +106,7 @@ impl Hub {
         password: &str,
         client: &ClientInfo,
     ) -> Result<(User, Token), AppError> {
-        self.inner.abuse.attempt(client.ip)?;
+        self.attempt(client.ip)?;
         let user = self.verify_password(username, password).await?;
         let token = self.mint_token(&user, client).await?;
         tracing::info!(user = %user.username, "logged in");
@@ -230,6 +231,10 @@ impl Hub {
             _ => {
                 tracing::info!(user = %name, "login refused");
                 self.inner.abuse.failed(name.as_str());
+                self.sync(CacheSync::Hit {
+                    limit: Limit::FailedLogin,
+                    key: name.as_str().to_owned(),
+                });
                 Err(wrong())
             }
         }

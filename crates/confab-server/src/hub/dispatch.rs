@@ -423,6 +423,7 @@ impl Hub {
                 self.directory().remove_conversation(conv);
                 self.rooms().remove(conv);
             }
+            CacheSync::Hit { limit, key } => self.inner.abuse.hit(limit, &key),
             CacheSync::Contact {
                 user,
                 contact,

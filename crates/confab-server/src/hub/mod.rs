@@ -6,7 +6,7 @@
 //! One handler per frame type lives in its own module ([`accounts`], [`messages`], [`rooms`],
 //! [`history`]); [`dispatch`] delivers bus events to local sessions.
 
-mod abuse;
+pub mod abuse;
 pub mod accounts;
 mod attachments;
 mod chats;
@@ -239,7 +239,22 @@ impl Hub {
 
     /// Counts a WebSocket handshake from `from` against the abuse limits.
     pub fn admit_handshake(&self, from: std::net::IpAddr) -> Result<(), AppError> {
-        self.inner.abuse.handshake(from)
+        self.inner.abuse.handshake(from)?;
+        self.sync(crate::bus::CacheSync::Hit {
+            limit: abuse::Limit::Handshake,
+            key: abuse::address_key(from).to_string(),
+        });
+        Ok(())
+    }
+
+    /// Counts a password attempt from `from` against the abuse limits, on every node.
+    fn attempt(&self, from: std::net::IpAddr) -> Result<(), AppError> {
+        self.inner.abuse.attempt(from)?;
+        self.sync(crate::bus::CacheSync::Hit {
+            limit: abuse::Limit::Attempts,
+            key: abuse::address_key(from).to_string(),
+        });
+        Ok(())
     }
 
     /// The server's counters.
