@@ -8,6 +8,7 @@
 
 pub mod attachments;
 pub mod ids;
+pub mod postgres;
 pub mod rooms;
 pub mod sessions;
 pub mod social;
