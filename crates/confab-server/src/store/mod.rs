@@ -13,6 +13,8 @@ pub mod rooms;
 pub mod sessions;
 pub mod social;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;

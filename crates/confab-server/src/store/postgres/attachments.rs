@@ -153,7 +153,11 @@ impl AttachmentStore for PgStore {
                      FOR UPDATE OF a"
                 );
                 let upload = opt(&ctx.client, &sql, &[&id]).await?;
-                remove(&ctx.client, upload.as_ref().map(from_row).into_iter().collect()).await
+                remove(
+                    &ctx.client,
+                    upload.as_ref().map(from_row).into_iter().collect(),
+                )
+                .await
             })
         })
         .await
@@ -168,8 +172,8 @@ impl AttachmentStore for PgStore {
                      WHERE a.created_ms <= $1 AND NOT {IN_USE}
                      ORDER BY a.created_ms LIMIT $2 FOR UPDATE OF a SKIP LOCKED"
                 );
-                let found = rows(&ctx.client, &sql, &[&created_before_ms, &i64::from(limit)])
-                    .await?;
+                let found =
+                    rows(&ctx.client, &sql, &[&created_before_ms, &i64::from(limit)]).await?;
                 remove(&ctx.client, found.iter().map(from_row).collect()).await
             })
         })

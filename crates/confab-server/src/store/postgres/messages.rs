@@ -149,7 +149,11 @@ async fn reactions(conn: &Conn, message: &str) -> StoreResult<Vec<Reaction>> {
 }
 
 /// The entry its sender already stored under this client id.
-async fn existing(conn: &Conn, new: &NewMessage, client_id: &str) -> StoreResult<Option<StoredMessage>> {
+async fn existing(
+    conn: &Conn,
+    new: &NewMessage,
+    client_id: &str,
+) -> StoreResult<Option<StoredMessage>> {
     let sql = format!("{SELECT_ENTRIES} WHERE m.sender_id = $1 AND m.client_id = $2");
     let Some(row) = opt(conn, &sql, &[&new.sender.id, &client_id]).await? else {
         return Ok(None);
@@ -237,7 +241,12 @@ async fn append_entry(
                 &[target, &now],
             )
             .await?;
-            exec(conn, "DELETE FROM reactions WHERE message_id = $1", &[target]).await?;
+            exec(
+                conn,
+                "DELETE FROM reactions WHERE message_id = $1",
+                &[target],
+            )
+            .await?;
             let erased = target_row.attachment_id;
             append_update(ctx, new, DELETE, Change::Deleted, target, now, erased).await
         }
@@ -488,7 +497,8 @@ pub async fn changes(
     after: u64,
     limit: u32,
 ) -> StoreResult<Vec<StoredMessage>> {
-    let sql = format!("{SELECT_ENTRIES} WHERE m.conv_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3");
+    let sql =
+        format!("{SELECT_ENTRIES} WHERE m.conv_id = $1 AND m.seq > $2 ORDER BY m.seq ASC LIMIT $3");
     let found = rows(conn, &sql, &[&conv, &big(after), &i64::from(limit)]).await?;
     complete(conn, found.iter().map(entry_row).collect()).await
 }

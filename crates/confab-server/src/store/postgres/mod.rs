@@ -259,9 +259,9 @@ impl Store for PgStore {
     async fn room(&self, name: &str) -> StoreResult<Conversation> {
         let name = name.to_owned();
         self.write(None, move |ctx| {
-            Box::pin(
-                async move { queries::room_get_or_create(&ctx.client, &name, clock::now_ms()).await },
-            )
+            Box::pin(async move {
+                queries::room_get_or_create(&ctx.client, &name, clock::now_ms()).await
+            })
         })
         .await
     }
@@ -270,10 +270,14 @@ impl Store for PgStore {
         self.write(None, move |ctx| {
             Box::pin(async move {
                 let c = &ctx.client;
-                let last_seq = opt(c, "SELECT last_seq FROM conversations WHERE id = $1", &[&conv])
-                    .await?
-                    .map(|r| sql::unsigned(&r, 0))
-                    .ok_or_else(|| StoreError::NotFound("no such conversation".into()))?;
+                let last_seq = opt(
+                    c,
+                    "SELECT last_seq FROM conversations WHERE id = $1",
+                    &[&conv],
+                )
+                .await?
+                .map(|r| sql::unsigned(&r, 0))
+                .ok_or_else(|| StoreError::NotFound("no such conversation".into()))?;
                 queries::add_member(c, conv, user, last_seq, clock::now_ms()).await
             })
         })
@@ -298,9 +302,9 @@ impl Store for PgStore {
     async fn direct(&self, a: UserId, b: UserId) -> StoreResult<Conversation> {
         let (a, b) = (a.min(b), a.max(b));
         self.write(None, move |ctx| {
-            Box::pin(
-                async move { queries::direct_get_or_create(&ctx.client, a, b, clock::now_ms()).await },
-            )
+            Box::pin(async move {
+                queries::direct_get_or_create(&ctx.client, a, b, clock::now_ms()).await
+            })
         })
         .await
     }
@@ -464,4 +468,3 @@ impl Store for PgStore {
         }
     }
 }
-

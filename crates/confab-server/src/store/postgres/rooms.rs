@@ -65,7 +65,13 @@ async fn snapshot(conn: &Conn, now: i64) -> StoreResult<RoomSnapshot> {
     )
     .await?
     .iter()
-    .map(|r| (r.get(0), r.get(1), Role::parse(r.get(2)).unwrap_or_default()))
+    .map(|r| {
+        (
+            r.get(0),
+            r.get(1),
+            Role::parse(r.get(2)).unwrap_or_default(),
+        )
+    })
     .collect();
     let mutes = rows(
         conn,

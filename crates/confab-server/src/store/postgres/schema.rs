@@ -14,8 +14,14 @@ use crate::store::{StoreError, StoreResult};
 /// The migrations, in order; each file says what it adds.
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_core", include_str!("migrations/0001_core.sql")),
-    ("0002_messaging", include_str!("migrations/0002_messaging.sql")),
-    ("0003_attachments", include_str!("migrations/0003_attachments.sql")),
+    (
+        "0002_messaging",
+        include_str!("migrations/0002_messaging.sql"),
+    ),
+    (
+        "0003_attachments",
+        include_str!("migrations/0003_attachments.sql"),
+    ),
     ("0004_rooms", include_str!("migrations/0004_rooms.sql")),
     ("0005_social", include_str!("migrations/0005_social.sql")),
     ("0006_health", include_str!("migrations/0006_health.sql")),

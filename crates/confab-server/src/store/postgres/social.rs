@@ -197,7 +197,12 @@ impl SocialStore for PgStore {
         self.write(None, move |ctx| {
             Box::pin(async move {
                 let c = &ctx.client;
-                exec(c, "SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&invitee]).await?;
+                exec(
+                    c,
+                    "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+                    &[&invitee],
+                )
+                .await?;
                 let sql = format!(
                     "SELECT {INVITATION_COLUMNS} FROM invitations
                      WHERE conv_id = $1 AND invitee_id = $2"
@@ -258,8 +263,8 @@ impl SocialStore for PgStore {
         let id = id.to_owned();
         self.write(None, move |ctx| {
             Box::pin(async move {
-                let removed = exec(&ctx.client, "DELETE FROM invitations WHERE id = $1", &[&id])
-                    .await?;
+                let removed =
+                    exec(&ctx.client, "DELETE FROM invitations WHERE id = $1", &[&id]).await?;
                 Ok(removed > 0)
             })
         })

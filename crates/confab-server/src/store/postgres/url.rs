@@ -110,11 +110,15 @@ mod tests {
 
     #[test]
     fn urls_parse_with_our_schema_parameter() {
-        let url = parse("postgres://postgres@127.0.0.1:5432/test?schema=confab_a&connect_timeout=2")
-            .unwrap();
+        let url =
+            parse("postgres://postgres@127.0.0.1:5432/test?schema=confab_a&connect_timeout=2")
+                .unwrap();
         assert_eq!(url.schema.as_deref(), Some("confab_a"));
         assert_eq!(url.config.get_options(), Some("-csearch_path=confab_a"));
-        assert_eq!(url.config.get_connect_timeout(), Some(&Duration::from_secs(2)));
+        assert_eq!(
+            url.config.get_connect_timeout(),
+            Some(&Duration::from_secs(2))
+        );
         for bad in [
             "postgres://u:pw@h/x?schema=Bad-Name",
             "mysql://u:pw@h/x",

@@ -128,7 +128,9 @@ async fn run_in_transaction(
         let locked = async {
             let stmt = ctx
                 .client
-                .prepare_cached("SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .prepare_cached(
+                    "SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+                )
                 .await?;
             ctx.client.query(&stmt, &[&locks]).await
         }
