@@ -39,7 +39,9 @@ pub async fn migrate(pool: &Pool, schema: Option<&str>) -> StoreResult<()> {
     match migrate_on(&client, schema).await {
         Ok(()) => {
             let _ = client
-                .batch_execute("SELECT pg_advisory_unlock_all(); RESET lock_timeout")
+                .batch_execute(
+                    "SELECT pg_advisory_unlock_all(); RESET lock_timeout; RESET client_min_messages",
+                )
                 .await;
             Ok(())
         }
@@ -54,7 +56,8 @@ pub async fn migrate(pool: &Pool, schema: Option<&str>) -> StoreResult<()> {
 async fn migrate_on(client: &Object, schema: Option<&str>) -> StoreResult<()> {
     client
         .batch_execute(&format!(
-            "SET lock_timeout = '{}s'; SELECT pg_advisory_lock({MIGRATION_LOCK})",
+            "SET client_min_messages = warning; SET lock_timeout = '{}s';
+             SELECT pg_advisory_lock({MIGRATION_LOCK})",
             LOCK_WAIT.as_secs()
         ))
         .await
