@@ -471,11 +471,10 @@ impl Config {
         self.tls.validate()?;
         self.transport.validate()?;
         if let Some(url) = &self.database {
-            crate::store::postgres::url::parse(url)
-                .map_err(|e| match e {
-                    crate::store::StoreError::Backend(why) => ConfigError::Invalid(why),
-                    other => ConfigError::Invalid(other.to_string()),
-                })?;
+            crate::store::postgres::url::parse(url).map_err(|e| match e {
+                crate::store::StoreError::Backend(why) => ConfigError::Invalid(why),
+                other => ConfigError::Invalid(other.to_string()),
+            })?;
         }
         transport::validate_origins(&self.allowed_origins)?;
         if self.limits.max_content_bytes == 0 || self.limits.max_frame_bytes == 0 {

@@ -86,7 +86,12 @@ struct ServeArgs {
     data_dir: Option<PathBuf>,
     /// The database: a postgres:// (or postgresql://) URL to share one PostgreSQL among several
     /// nodes [default: SQLite in the data dir]
-    #[arg(long, env = "CONFAB_DATABASE", hide_env_values = true, value_name = "URL")]
+    #[arg(
+        long,
+        env = "CONFAB_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     database: Option<String>,
     /// TOML file with further settings (limits, rates, timeouts); flags win over it
     #[arg(long, env = "CONFAB_CONFIG")]

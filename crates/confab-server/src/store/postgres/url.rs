@@ -71,12 +71,13 @@ pub fn parse(url: &str) -> StoreResult<DbUrl> {
     } else {
         format!("{base}?{}", kept.join("&"))
     };
-    let mut config: tokio_postgres::Config = rebuilt.parse().map_err(|e: tokio_postgres::Error| {
-        match std::error::Error::source(&e) {
-            Some(cause) => bad(&format!("{e}: {cause}")),
-            None => bad(&e.to_string()),
-        }
-    })?;
+    let mut config: tokio_postgres::Config =
+        rebuilt.parse().map_err(|e: tokio_postgres::Error| {
+            match std::error::Error::source(&e) {
+                Some(cause) => bad(&format!("{e}: {cause}")),
+                None => bad(&e.to_string()),
+            }
+        })?;
     if config.get_dbname().is_none() {
         return Err(bad("it names no database"));
     }
