@@ -25,6 +25,9 @@ pub struct Config {
     pub udp_listen: Option<SocketAddr>,
     /// Directory for the SQLite database. Default `./confab-data`.
     pub data_dir: PathBuf,
+    /// The database: a `postgres://` or `postgresql://` URL selects PostgreSQL (several nodes
+    /// may share it; see docs/postgres.md). Default none: SQLite in `data_dir`.
+    pub database: Option<String>,
     /// Frame, content and history limits.
     pub limits: Limits,
     /// Rate limits.
@@ -79,6 +82,7 @@ impl Default for Config {
             tcp_listen: None,
             udp_listen: None,
             data_dir: PathBuf::from("confab-data"),
+            database: None,
             limits: Limits::default(),
             rate: RateLimits::default(),
             session: SessionLimits::default(),
@@ -241,6 +245,8 @@ pub struct StoreTuning {
     pub max_batch: usize,
     /// Writes accepted but not yet committed, over all sessions, before senders wait. Default 8192.
     pub max_pending_writes: usize,
+    /// Connections to PostgreSQL per node (when `database` names it). Default 16.
+    pub pool_size: usize,
 }
 
 impl Default for StoreTuning {
@@ -248,6 +254,7 @@ impl Default for StoreTuning {
         Self {
             max_batch: 512,
             max_pending_writes: 8192,
+            pool_size: crate::store::postgres::DEFAULT_POOL_SIZE,
         }
     }
 }
@@ -471,6 +478,12 @@ impl Config {
         let bad = |what: &str| Err(ConfigError::Invalid(what.to_owned()));
         self.tls.validate()?;
         self.transport.validate()?;
+        if let Some(url) = &self.database {
+            crate::store::postgres::url::parse(url).map_err(|e| match e {
+                crate::store::StoreError::Backend(why) => ConfigError::Invalid(why),
+                other => ConfigError::Invalid(other.to_string()),
+            })?;
+        }
         transport::validate_origins(&self.allowed_origins)?;
         if let Some(bus) = &self.bus {
             if !bus.starts_with("redis://") {

@@ -32,6 +32,7 @@ use tokio_util::task::TaskTracker;
 use crate::bus::{Bus, Event, LocalBus};
 pub use crate::config::Config;
 use crate::hub::Hub;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::StoreError;
 
@@ -129,15 +130,29 @@ pub async fn run_with(
         metrics.clone(),
     ));
     let reload_interval = config.tls.reload_interval();
-    let store = SqliteStore::open_observed(
-        &config.data_dir,
-        config.store.max_batch,
-        Box::new(move |committed| feed_bus.publish(Event::Message(Box::new(committed)))),
-        metrics.clone(),
-    )?;
+    let feed: store::CommitFeed =
+        Box::new(move |committed| feed_bus.publish(Event::Message(Box::new(committed))));
+    let store: Arc<dyn store::Store> = match &config.database {
+        Some(url) => Arc::new(
+            PgStore::open_observed(
+                url,
+                config.store.max_batch,
+                config.store.pool_size,
+                feed,
+                metrics.clone(),
+            )
+            .await?,
+        ),
+        None => Arc::new(SqliteStore::open_observed(
+            &config.data_dir,
+            config.store.max_batch,
+            feed,
+            metrics.clone(),
+        )?),
+    };
     let grace = config.session.shutdown_grace();
     let per_ip = gateway::admission::PerIp::new(config.session.max_connections_per_ip);
-    let hub = Hub::new(config, Arc::new(store), bus, events, metrics)
+    let hub = Hub::new(config, store, bus, events, metrics)
         .await
         .map_err(|e| ServeError::Start(e.to_string()))?;
     let tasks = TaskTracker::new();

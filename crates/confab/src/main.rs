@@ -84,6 +84,15 @@ struct ServeArgs {
     /// Directory for the embedded database [default: ./confab-data]
     #[arg(long, env = "CONFAB_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// The database: a postgres:// (or postgresql://) URL to share one PostgreSQL among several
+    /// nodes [default: SQLite in the data dir]
+    #[arg(
+        long,
+        env = "CONFAB_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    database: Option<String>,
     /// TOML file with further settings (limits, rates, timeouts); flags win over it
     #[arg(long, env = "CONFAB_CONFIG")]
     config: Option<PathBuf>,
@@ -217,6 +226,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(dir) = args.data_dir {
         config.data_dir = dir;
+    }
+    if let Some(url) = args.database {
+        config.database = Some(url);
     }
     if let Some(dir) = args.web_dir {
         config.web_dir = Some(dir);

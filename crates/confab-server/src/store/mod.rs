@@ -8,10 +8,13 @@
 
 pub mod attachments;
 pub mod ids;
+pub mod postgres;
 pub mod rooms;
 pub mod sessions;
 pub mod social;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use async_trait::async_trait;
 use futures_util::future::BoxFuture;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod pg;
 pub mod sse;
 pub mod tls;
 
@@ -36,6 +37,8 @@ pub struct TestServer {
     pub udp_addr: SocketAddr,
     pub dir: PathBuf,
     _temp: Option<tempfile::TempDir>,
+    /// On PostgreSQL: drops the schema once the data dir is gone (after `_temp`).
+    _schema: Option<pg::SchemaGuard>,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), confab_server::ServeError>>,
 }
@@ -65,6 +68,13 @@ impl TestServer {
         config.abuse.attempts_per_ip_burst = 1e6;
         config.abuse.handshakes_per_ip_per_sec = 1e6;
         config.abuse.handshakes_per_ip_burst = 1e6;
+        let schema = pg::database().map(|base| {
+            config.database = Some(pg::url_for(&base, &dir));
+            pg::SchemaGuard {
+                base,
+                dir: dir.clone(),
+            }
+        });
         tune(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -85,6 +95,7 @@ impl TestServer {
             udp_addr,
             dir,
             _temp: None,
+            _schema: schema,
             shutdown,
             task,
         }

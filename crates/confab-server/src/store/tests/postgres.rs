@@ -1,0 +1,307 @@
+//! What only PostgreSQL can show: several stores (nodes) on one database writing at once,
+//! migrations raced by nodes starting together, and a database that goes away and comes back
+//! (through a TCP proxy the test cuts).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{open_pg, test_database, PgSchema};
+use crate::store::postgres::PgStore;
+use crate::store::{
+    Appended, CommitObserver, Committed, NewEntry, NewMessage, Post, Store, StoreError, User,
+};
+
+fn message(conv: i64, sender: &User, content: &str, client_id: Option<String>) -> NewMessage {
+    NewMessage {
+        conv,
+        sender: sender.clone(),
+        receiver: "#general".into(),
+        entry: NewEntry::Post(Post {
+            content: content.into(),
+            ..Post::default()
+        }),
+        client_id,
+        origin: 0,
+    }
+}
+
+type Fed = Arc<Mutex<Vec<Committed>>>;
+
+async fn node(url: &str, observer: Arc<dyn CommitObserver>) -> (Arc<PgStore>, Fed) {
+    let fed: Fed = Arc::new(Mutex::new(Vec::new()));
+    let sink = fed.clone();
+    let store = open_pg(
+        url,
+        64,
+        Box::new(move |c| sink.lock().unwrap().push(c)),
+        observer,
+    )
+    .await;
+    (Arc::new(store), fed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_appending_to_one_conversation_share_one_gap_free_sequence() {
+    let schema = PgSchema::new();
+    let (a, fed_a) = node(&schema.url(), Arc::new(())).await;
+    let (b, fed_b) = node(&schema.url(), Arc::new(())).await;
+    let (alice, general) = a.create_user("alice", "h", "#general").await.unwrap();
+    let (bob, _) = b.create_user("bob", "h", "#general").await.unwrap();
+    let send = |store: Arc<PgStore>, user: User, tag: &'static str| {
+        let pending: Vec<_> = (0..500)
+            .map(|i| {
+                store.append(message(
+                    general.id,
+                    &user,
+                    &format!("{tag}{i}"),
+                    Some(format!("{tag}{i}")),
+                ))
+            })
+            .collect();
+        tokio::spawn(futures_util::future::join_all(pending))
+    };
+    let (from_a, from_b) = tokio::join!(send(a.clone(), alice, "a"), send(b.clone(), bob, "b"));
+    let mut seqs = Vec::new();
+    for appended in from_a.unwrap().into_iter().chain(from_b.unwrap()) {
+        let Appended::New(stored) = appended.unwrap() else {
+            panic!("not new")
+        };
+        seqs.push(stored.seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=1000).collect::<Vec<u64>>(),
+        "no gap, no duplicate"
+    );
+    for fed in [fed_a, fed_b] {
+        let fed: Vec<u64> = fed.lock().unwrap().iter().map(|c| c.message.seq).collect();
+        assert_eq!(fed.len(), 500);
+        assert!(
+            fed.windows(2).all(|w| w[0] < w[1]),
+            "each node's feed sees its commits in seq order"
+        );
+    }
+    let stored = a.changes(general.id, 0, 2000).await.unwrap();
+    let stored: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    assert_eq!(stored, (1..=1000).collect::<Vec<u64>>());
+    a.close().await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_client_id_sent_through_two_nodes_at_once_is_stored_once() {
+    let schema = PgSchema::new();
+    let (a, _) = node(&schema.url(), Arc::new(())).await;
+    let (b, _) = node(&schema.url(), Arc::new(())).await;
+    let (alice, general) = a.create_user("alice", "h", "#general").await.unwrap();
+    for round in 0..30 {
+        let key = Some(format!("k{round}"));
+        let (x, y) = tokio::join!(
+            a.append(message(general.id, &alice, "via a", key.clone())),
+            b.append(message(general.id, &alice, "via b", key)),
+        );
+        let (x, y) = (x.unwrap(), y.unwrap());
+        match (&x, &y) {
+            (Appended::New(new), Appended::Duplicate(original))
+            | (Appended::Duplicate(original), Appended::New(new)) => {
+                assert_eq!(new.id, original.id);
+                assert_eq!(new.seq, original.seq);
+            }
+            _ => panic!("round {round}: {x:?} / {y:?}"),
+        }
+    }
+    let stored = a.changes(general.id, 0, 100).await.unwrap();
+    let seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=30).collect::<Vec<u64>>(),
+        "one row per key, no gap"
+    );
+    a.close().await;
+    b.close().await;
+}
+
+/// Records the size of every batch committed.
+#[derive(Default)]
+struct Sizes(Mutex<Vec<usize>>);
+
+impl CommitObserver for Sizes {
+    fn batch_committed(&self, jobs: usize, _: Duration, ok: bool) {
+        assert!(ok);
+        self.0.lock().unwrap().push(jobs);
+    }
+}
+
+#[tokio::test]
+async fn group_commit_batches_concurrent_writes() {
+    let schema = PgSchema::new();
+    let sizes = Arc::new(Sizes::default());
+    let (store, _) = node(&schema.url(), sizes.clone()).await;
+    let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
+    let pending: Vec<_> = (0..300)
+        .map(|i| store.append(message(general.id, &alice, &format!("m{i}"), None)))
+        .collect();
+    for appended in futures_util::future::join_all(pending).await {
+        appended.unwrap();
+    }
+    let sizes = sizes.0.lock().unwrap().clone();
+    let biggest = sizes.iter().copied().max().unwrap_or(0);
+    assert!(biggest > 1, "no batch held more than one write: {sizes:?}");
+    assert!(biggest <= 64, "max_batch holds: {sizes:?}");
+    assert_eq!(sizes.iter().sum::<usize>(), 301);
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_starting_at_once_migrate_once() {
+    let schema = PgSchema::new();
+    let url = schema.url();
+    let opens: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                PgStore::open_observed(&url, 8, 2, Box::new(|_| {}), Arc::new(())).await
+            })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for open in futures_util::future::join_all(opens).await {
+        stores.push(open.unwrap().expect("every node opens"));
+    }
+    let (alice, _) = stores[0]
+        .create_user("alice", "h", "#general")
+        .await
+        .unwrap();
+    let found = stores[3].credentials("alice").await.unwrap().unwrap();
+    assert_eq!(found.user, alice);
+    for store in stores {
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_database_that_cannot_be_reached_is_unavailable() {
+    // A port nothing listens on.
+    let unused = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = unused.local_addr().unwrap().port();
+    drop(unused);
+    let url = format!("postgres://postgres@127.0.0.1:{port}/test?connect_timeout=2");
+    let opened = PgStore::open(&url, 8, Box::new(|_| {})).await;
+    assert!(
+        matches!(opened, Err(StoreError::Unavailable(_))),
+        "{:?}",
+        opened.err()
+    );
+}
+
+/// A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones
+/// refused) and restore.
+struct Proxy {
+    port: u16,
+    up: Arc<AtomicBool>,
+    /// Bumped on every cut: connections from before end.
+    epoch: Arc<AtomicUsize>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let up = Arc::new(AtomicBool::new(true));
+        let epoch = Arc::new(AtomicUsize::new(0));
+        let (up2, epoch2) = (up.clone(), epoch.clone());
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let target = target.clone();
+                let epoch = epoch2.clone();
+                let born = epoch.load(Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
+                    let cut = async {
+                        while epoch.load(Ordering::SeqCst) == born {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! {
+                        _ = copy => {}
+                        _ = cut => {}
+                    }
+                });
+            }
+        });
+        Self { port, up, epoch }
+    }
+
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_is_unavailable_while_the_database_is_gone_and_recovers_by_itself() {
+    let schema = PgSchema::new();
+    let base = test_database();
+    let config: tokio_postgres::Config = base.parse().unwrap();
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "127.0.0.1".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let proxy = Proxy::start(format!("{host}:{port}")).await;
+    let user = config.get_user().unwrap_or("postgres");
+    let db = config.get_dbname().unwrap_or("test");
+    let url = format!(
+        "postgres://{user}@127.0.0.1:{}/{db}?connect_timeout=2&schema={}",
+        proxy.port, schema.name
+    );
+    let (store, fed) = node(&url, Arc::new(())).await;
+    let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
+    store.probe_write().await.unwrap();
+
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let probe = store.probe_write().await;
+    assert!(
+        matches!(probe, Err(StoreError::Unavailable(_))),
+        "{probe:?}"
+    );
+    let sent = store
+        .append(message(general.id, &alice, "lost?", Some("k1".into())))
+        .await;
+    assert!(matches!(sent, Err(StoreError::Unavailable(_))), "{sent:?}");
+    let read = store.credentials("alice").await;
+    assert!(matches!(read, Err(StoreError::Unavailable(_))), "{read:?}");
+
+    proxy.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while store.probe_write().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The retry of the send that failed is stored once.
+    let again = store
+        .append(message(general.id, &alice, "lost?", Some("k1".into())))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, Appended::New(ref m) if m.seq == 1),
+        "{again:?}"
+    );
+    assert_eq!(fed.lock().unwrap().len(), 1, "no false commit was fed");
+    store.close().await;
+}
