@@ -50,8 +50,21 @@ impl Entry {
     }
 }
 
+/// An event taken off the channel early, while filling a gap.
+enum Queued {
+    Event(Event),
+    /// This node's own commit, kept in `pending` until delivered (by a fill or in turn).
+    Local(ConvId, u64),
+}
+
 struct Dispatcher {
     hub: Hub,
+    events: mpsc::UnboundedReceiver<Event>,
+    /// Events read ahead of their turn, in order.
+    backlog: VecDeque<Queued>,
+    /// This node's commits among them, by conversation and seq: a fill that reaches one
+    /// delivers it with its ack rather than as a plain message read from the store.
+    pending: HashMap<(ConvId, u64), Box<Committed>>,
     /// Entries waiting, in order, for a gap before them to be filled.
     held: HashMap<ConvId, VecDeque<Entry>>,
     /// A resync that failed and is owed.
@@ -59,17 +72,31 @@ struct Dispatcher {
     retry_at: Option<Instant>,
 }
 
-pub(super) async fn run(hub: Hub, mut events: mpsc::UnboundedReceiver<Event>) {
+pub(super) async fn run(hub: Hub, events: mpsc::UnboundedReceiver<Event>) {
     let mut dispatcher = Dispatcher {
         hub: hub.clone(),
+        events,
+        backlog: VecDeque::new(),
+        pending: HashMap::new(),
         held: HashMap::new(),
         resync: None,
         retry_at: None,
     };
     loop {
+        if let Some(queued) = dispatcher.backlog.pop_front() {
+            match queued {
+                Queued::Event(event) => dispatcher.handle(event).await,
+                Queued::Local(conv, seq) => {
+                    if let Some(committed) = dispatcher.pending.remove(&(conv, seq)) {
+                        dispatcher.entry(Entry::Local(committed)).await;
+                    }
+                }
+            }
+            continue;
+        }
         let retry_at = dispatcher.retry_at;
         let event = tokio::select! {
-            event = events.recv() => event,
+            event = dispatcher.events.recv() => event,
             () = async { tokio::time::sleep_until(retry_at.unwrap_or_else(Instant::now)).await },
                 if retry_at.is_some() => {
                 dispatcher.retry().await;
@@ -179,7 +206,7 @@ impl Dispatcher {
     async fn in_order(&mut self, entry: Entry) -> Result<(), Entry> {
         let (conv, seq) = entry.conv_seq();
         let known = self.hub.directory().last_seq(conv);
-        if seq > known + 1 && self.hub.fill(conv, seq - 1).await.is_err() {
+        if seq > known + 1 && self.fill(conv, seq - 1).await.is_err() {
             return Err(entry);
         }
         let hub = &self.hub;
@@ -197,11 +224,68 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Takes every event waiting on the channel into the backlog, this node's commits into
+    /// `pending`.
+    fn absorb(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            match event {
+                Event::Message(committed) => {
+                    let key = (committed.message.conv, committed.message.seq);
+                    self.pending.insert(key, committed);
+                    self.backlog.push_back(Queued::Local(key.0, key.1));
+                }
+                other => self.backlog.push_back(Queued::Event(other)),
+            }
+        }
+    }
+
+    /// Delivers every entry of `conv` after the last one delivered, up to `upto`, from the
+    /// store; this node's own commits among them go out with their acks.
+    async fn fill(&mut self, conv: ConvId, upto: u64) -> StoreResult<()> {
+        loop {
+            let known = self.hub.directory().last_seq(conv);
+            if known >= upto {
+                return Ok(());
+            }
+            let page = self.hub.store().changes(conv, known, FILL_PAGE).await?;
+            self.absorb();
+            let Some(last) = page.last().map(|entry| entry.seq) else {
+                return Ok(());
+            };
+            tracing::debug!(
+                conv,
+                from = known + 1,
+                to = last,
+                "filling a gap from the store"
+            );
+            for entry in page.into_iter().filter(|entry| entry.seq <= upto) {
+                match self.pending.remove(&(conv, entry.seq)) {
+                    Some(committed) => self.hub.deliver_message(*committed),
+                    None => self.hub.deliver_stored(&entry),
+                }
+            }
+            if last <= known {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Reloads the caches and fills every conversation up to its newest entry.
+    async fn resync(&mut self, presence: &[(String, Vec<i64>)]) -> StoreResult<()> {
+        for (conv, last_seq) in self.hub.reload(presence).await? {
+            if !self.held.contains_key(&conv) {
+                self.fill(conv, last_seq).await?;
+            }
+        }
+        tracing::info!("caches and conversations resynced from the store");
+        Ok(())
+    }
+
     /// Retries held conversations and an owed resync.
     async fn retry(&mut self) {
         self.retry_at = None;
         if let Some(presence) = self.resync.take() {
-            if let Err(err) = self.hub.resync(&presence).await {
+            if let Err(err) = self.resync(&presence).await {
                 tracing::warn!(%err, "resync failed; retrying");
                 self.resync = Some(presence);
             }
@@ -315,41 +399,14 @@ impl Hub {
         acked
     }
 
-    /// Delivers every entry of `conv` after the last one delivered, up to `upto`, from the
-    /// store.
-    pub(super) async fn fill(&self, conv: ConvId, upto: u64) -> StoreResult<()> {
-        loop {
-            let known = self.directory().last_seq(conv);
-            if known >= upto {
-                return Ok(());
-            }
-            let page = self.store().changes(conv, known, FILL_PAGE).await?;
-            let Some(last) = page.last().map(|entry| entry.seq) else {
-                return Ok(());
-            };
-            tracing::debug!(
-                conv,
-                from = known + 1,
-                to = last,
-                "filling a gap from the store"
-            );
-            for entry in page.into_iter().filter(|entry| entry.seq <= upto) {
-                self.deliver_stored(&entry);
-            }
-            if last <= known {
-                return Ok(());
-            }
-        }
-    }
-
     fn deliver_stored(&self, entry: &StoredMessage) {
         let frame = Bytes::from(super::entry_frame(entry).to_json());
         self.deliver_entry(entry.conv, entry.seq, frame, None);
     }
 
-    /// Reloads every cache from the store, fills every conversation up to its newest entry
-    /// and takes the other nodes' presence from `presence`.
-    pub(super) async fn resync(&self, presence: &[(String, Vec<i64>)]) -> StoreResult<()> {
+    /// Reloads every cache from the store and takes the other nodes' presence from
+    /// `presence`; returns every conversation's newest seq, to fill up to.
+    async fn reload(&self, presence: &[(String, Vec<i64>)]) -> StoreResult<Vec<(ConvId, u64)>> {
         let mut snapshot = self.store().directory().await?;
         let rooms = self.store().room_snapshot().await?;
         let contacts = self.store().contact_pairs().await?;
@@ -365,9 +422,6 @@ impl Hub {
         self.directory().reconcile(snapshot);
         self.directory().replace_contacts(&contacts);
         self.rooms().refresh(rooms, None);
-        for (conv, last_seq) in newest {
-            self.fill(conv, last_seq).await?;
-        }
         let (came, went) = self.inner.presence.replace(presence);
         for user in came {
             if !self.inner.sessions.is_online(user) {
@@ -379,8 +433,7 @@ impl Hub {
                 self.deliver_presence(user, false);
             }
         }
-        tracing::info!("caches and conversations resynced from the store");
-        Ok(())
+        Ok(newest)
     }
 
     /// Applies a cache change another node made.

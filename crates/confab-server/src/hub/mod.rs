@@ -346,10 +346,9 @@ impl Hub {
             }
         }
         self.apply_client_cursors(authed.user.id, &resume.cursors, &mut unread);
-        unread.retain(|entry| entry.cursor < entry.last_seq);
         let ready = self.ready_frame(&authed, id, resume.reply_to);
         self.metrics().session_opened();
-        tracing::info!(session = id, user = %authed.user.username, catch_up = unread.len(), "session open");
+        tracing::info!(session = id, user = %authed.user.username, catch_up = unread.iter().filter(|u| u.cursor < u.last_seq).count(), "session open");
         let outbox = Outbox::new(
             self.clone(),
             &handle,

@@ -48,8 +48,16 @@ impl Outbox {
         session: &SessionHandle,
         rx: mpsc::Receiver<Outbound>,
         ready: Bytes,
-        catch_up: Vec<Unread>,
+        mut catch_up: Vec<Unread>,
     ) -> Self {
+        // What the session starts from: a live copy of anything at or below it is not sent
+        // again (this node may lag behind the client's cursors, when they come from a session
+        // on another node).
+        let sent = catch_up
+            .iter()
+            .map(|entry| (entry.conv, entry.cursor))
+            .collect();
+        catch_up.retain(|entry| entry.cursor < entry.last_seq);
         Self {
             hub,
             user: session.user,
@@ -60,7 +68,7 @@ impl Outbox {
             ready: Some(ready),
             catch_up: catch_up.into(),
             buffered: VecDeque::new(),
-            sent: HashMap::new(),
+            sent,
         }
     }
 
