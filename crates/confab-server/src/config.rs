@@ -489,6 +489,10 @@ impl Config {
             if !bus.starts_with("redis://") {
                 return bad("bus must be a redis:// URL");
             }
+            if self.database.is_none() {
+                // Nodes that each keep their own SQLite file cannot share conversations.
+                return bad("a bus between nodes needs a shared database: set database (--database postgres://...)");
+            }
         }
         let namespace_ok = |c: char| c.is_ascii_alphanumeric() || "-_.:".contains(c);
         if self.bus_namespace.is_empty()

@@ -108,13 +108,15 @@ pub async fn run_with(
         Some(reloader) => Some(tls::Acceptors::new(reloader.cert())?),
         None => None,
     };
+    let metrics = Arc::new(metrics::Metrics::new());
     // The bus's tasks stop with the hub, after the last session has flushed.
     let bus_stop = CancellationToken::new();
     let _bus_stop = bus_stop.clone().drop_guard();
     let (bus, events): (Arc<dyn Bus>, _) = match &config.bus {
         Some(url) => {
-            let (bus, events) = bus::redis::RedisBus::start(url, &config.bus_namespace, bus_stop)
-                .map_err(|e| ServeError::Start(e.to_string()))?;
+            let (bus, events) =
+                bus::redis::RedisBus::start(url, &config.bus_namespace, metrics.clone(), bus_stop)
+                    .map_err(|e| ServeError::Start(e.to_string()))?;
             (Arc::new(bus), events)
         }
         None => {
@@ -123,7 +125,6 @@ pub async fn run_with(
         }
     };
     let feed_bus = bus.clone();
-    let metrics = Arc::new(metrics::Metrics::new());
     let transport = Arc::new(transport::Transport::new(
         config.transport,
         acceptors,

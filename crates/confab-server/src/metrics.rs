@@ -60,7 +60,14 @@ pub struct Metrics {
     slow_consumer_closes: Counter,
     rate_limited: Family<Label, Counter>,
     connections_refused: Family<Label, Counter>,
+    bus_events: Family<Label, Counter>,
+    bus_on: Gauge,
+    bus_resyncs: Counter,
+    gap_fills: Counter,
 }
+
+/// What happened to bus events between nodes, as `bus_events` shows it.
+pub const BUS_EVENTS: [&str; 3] = ["published", "received", "dropped"];
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -102,6 +109,10 @@ impl Metrics {
             slow_consumer_closes: Counter::default(),
             rate_limited: Family::default(),
             connections_refused: Family::default(),
+            bus_events: Family::default(),
+            bus_on: Gauge::default(),
+            bus_resyncs: Counter::default(),
+            gap_fills: Counter::default(),
             registry: Registry::default(),
         };
         for transport in TRANSPORTS {
@@ -124,6 +135,9 @@ impl Metrics {
         }
         for scope in ["frames", "messages"] {
             let _ = metrics.rate_limited.get_or_create(&[("scope", scope)]);
+        }
+        for what in BUS_EVENTS {
+            let _ = metrics.bus_events.get_or_create(&[("event", what)]);
         }
         for reason in REFUSALS {
             let _ = metrics
@@ -226,10 +240,49 @@ impl Metrics {
              transport.max_connections_per_ip open; tls_handshake: failed or too slow).",
             metrics.connections_refused.clone(),
         );
+        registry.register(
+            "bus_events",
+            "Events on the bus between nodes (published: sent to Redis; received: from other \
+             nodes; dropped: not sent, Redis away or the queue full; the store fills the gap).",
+            metrics.bus_events.clone(),
+        );
+        registry.register(
+            "bus_on",
+            "1 while this node hears its own heartbeat on the bus (always 0 for a lone node).",
+            metrics.bus_on.clone(),
+        );
+        registry.register(
+            "bus_resyncs",
+            "Times this node reloaded its caches and filled every conversation from the store \
+             after being off the bus.",
+            metrics.bus_resyncs.clone(),
+        );
+        registry.register(
+            "gap_fills",
+            "Conversation entries delivered from the store because the bus had not brought them.",
+            metrics.gap_fills.clone(),
+        );
         Self {
             registry,
             ..metrics
         }
+    }
+
+    /// Counts bus events: `what` is one of [`BUS_EVENTS`].
+    pub fn bus_events(&self, what: &'static str, n: u64) {
+        self.bus_events.get_or_create(&[("event", what)]).inc_by(n);
+    }
+
+    pub fn bus_on(&self, on: bool) {
+        self.bus_on.set(i64::from(on));
+    }
+
+    pub fn bus_resynced(&self) {
+        self.bus_resyncs.inc();
+    }
+
+    pub fn gap_filled(&self) {
+        self.gap_fills.inc();
     }
 
     /// Counts an open connection on `transport` until the guard drops.

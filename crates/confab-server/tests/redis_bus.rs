@@ -15,6 +15,10 @@ fn url() -> String {
     std::env::var("CONFAB_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
+fn metrics() -> std::sync::Arc<confab_server::metrics::Metrics> {
+    std::sync::Arc::new(confab_server::metrics::Metrics::new())
+}
+
 fn namespace() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -55,8 +59,8 @@ async fn on_bus(events: &mut UnboundedReceiver<Event>) -> Vec<(String, Vec<i64>)
 async fn events_cross_once_in_order_and_never_echo() {
     let stop = CancellationToken::new();
     let ns = namespace();
-    let (a, mut a_events) = RedisBus::start(&url(), &ns, stop.clone()).unwrap();
-    let (b, mut b_events) = RedisBus::start(&url(), &ns, stop.clone()).unwrap();
+    let (a, mut a_events) = RedisBus::start(&url(), &ns, metrics(), stop.clone()).unwrap();
+    let (b, mut b_events) = RedisBus::start(&url(), &ns, metrics(), stop.clone()).unwrap();
     on_bus(&mut a_events).await;
     on_bus(&mut b_events).await;
     assert_ne!(a.node(), b.node());
@@ -132,14 +136,14 @@ async fn a_new_node_learns_who_is_online_and_a_stopped_node_leaves() {
     let stop_a = CancellationToken::new();
     let stop_b = CancellationToken::new();
     let ns = namespace();
-    let (a, mut a_events) = RedisBus::start(&url(), &ns, stop_a.clone()).unwrap();
+    let (a, mut a_events) = RedisBus::start(&url(), &ns, metrics(), stop_a.clone()).unwrap();
     on_bus(&mut a_events).await;
     a.publish(Event::Presence {
         user: 42,
         online: true,
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (b, mut b_events) = RedisBus::start(&url(), &ns, stop_b.clone()).unwrap();
+    let (b, mut b_events) = RedisBus::start(&url(), &ns, metrics(), stop_b.clone()).unwrap();
     let presence = on_bus(&mut b_events).await;
     assert_eq!(presence, vec![(a.node().to_owned(), vec![42])]);
     // b lists a among the live nodes at its keepalives.
@@ -177,7 +181,7 @@ async fn an_unreachable_redis_delays_nothing_local() {
     let stop = CancellationToken::new();
     // Nothing listens on port 1.
     let (bus, mut events) =
-        RedisBus::start("redis://127.0.0.1:1", &namespace(), stop.clone()).unwrap();
+        RedisBus::start("redis://127.0.0.1:1", &namespace(), metrics(), stop.clone()).unwrap();
     bus.publish(Event::Notice {
         audience: Audience::User(1),
         frame: Bytes::from_static(b"{}"),
@@ -186,6 +190,6 @@ async fn an_unreachable_redis_delays_nothing_local() {
         next(&mut events, housekeeping).await,
         Event::Notice { .. }
     ));
-    assert!(RedisBus::start("not a url", "x", stop.clone()).is_err());
+    assert!(RedisBus::start("not a url", "x", metrics(), stop.clone()).is_err());
     stop.cancel();
 }

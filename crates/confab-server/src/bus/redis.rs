@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::wire::{Body, Envelope};
 use super::{Bus, Event, Remote};
+use crate::metrics::Metrics;
 use crate::store::UserId;
 
 /// How often a node publishes its heartbeat.
@@ -85,6 +86,7 @@ pub struct RedisBus {
     local: mpsc::UnboundedSender<Event>,
     out: mpsc::Sender<Outgoing>,
     online: Arc<Mutex<HashSet<UserId>>>,
+    metrics: Arc<Metrics>,
 }
 
 impl RedisBus {
@@ -94,6 +96,7 @@ impl RedisBus {
     pub fn start(
         url: &str,
         namespace: &str,
+        metrics: Arc<Metrics>,
         stop: CancellationToken,
     ) -> Result<(Self, mpsc::UnboundedReceiver<Event>), BusError> {
         let client = redis::Client::open(url).map_err(|e| BusError(e.to_string()))?;
@@ -109,6 +112,7 @@ impl RedisBus {
             names: names.clone(),
             online: online.clone(),
             local: local.clone(),
+            metrics: metrics.clone(),
         };
         tokio::spawn(publisher.run(out_rx, stop.clone()));
         let heartbeat = out.clone();
@@ -128,6 +132,7 @@ impl RedisBus {
             node: node.clone(),
             names,
             local: local.clone(),
+            metrics: metrics.clone(),
         };
         tokio::spawn(subscriber.run(stop));
         Ok((
@@ -136,6 +141,7 @@ impl RedisBus {
                 local,
                 out,
                 online,
+                metrics,
             },
             events,
         ))
@@ -161,6 +167,7 @@ impl Bus for RedisBus {
             let _ = self.local.send(event.clone());
         }
         if self.out.try_send(Outgoing::Event(event)).is_err() {
+            self.metrics.bus_events("dropped", 1);
             tracing::debug!("bus queue full: event dropped (the store fills the gap)");
         }
     }
@@ -217,6 +224,7 @@ struct Publisher {
     names: Names,
     online: Arc<Mutex<HashSet<UserId>>>,
     local: mpsc::UnboundedSender<Event>,
+    metrics: Arc<Metrics>,
 }
 
 impl Publisher {
@@ -232,7 +240,11 @@ impl Publisher {
                         warned = true;
                     }
                     // Events meanwhile are dropped: the store has them.
-                    while rx.try_recv().is_ok() {}
+                    let mut dropped = 0;
+                    while rx.try_recv().is_ok() {
+                        dropped += 1;
+                    }
+                    self.metrics.bus_events("dropped", dropped);
                     if !backoff(&mut delay, &stop).await {
                         return;
                     }
@@ -293,6 +305,7 @@ impl Publisher {
                 }
             }
             timed(pipe.query_async::<()>(conn)).await?;
+            self.metrics.bus_events("published", count);
         }
     }
 
@@ -415,6 +428,7 @@ struct Subscriber {
     node: String,
     names: Names,
     local: mpsc::UnboundedSender<Event>,
+    metrics: Arc<Metrics>,
 }
 
 impl Subscriber {
@@ -447,6 +461,7 @@ impl Subscriber {
                     if on_bus && heard.elapsed() > OFF_BUS_AFTER {
                         tracing::warn!("off the bus: not hearing our own heartbeat");
                         on_bus = false;
+                        self.metrics.bus_on(false);
                     }
                     if heard.elapsed() > RESUBSCRIBE_AFTER {
                         return Err(redis::RedisError::from(std::io::Error::new(
@@ -477,12 +492,14 @@ impl Subscriber {
                             presence_snapshot(&mut conn, &self.names, &self.node).await?;
                         tracing::info!(nodes = presence.len() + 1, "on the bus");
                         on_bus = true;
+                        self.metrics.bus_on(true);
                         let _ = self.local.send(Event::Resync { presence });
                     }
                 }
                 continue;
             }
             if let Some(event) = envelope.body.into_event(envelope.node) {
+                self.metrics.bus_events("received", 1);
                 let _ = self.local.send(event);
             }
         }

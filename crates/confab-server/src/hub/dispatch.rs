@@ -261,7 +261,10 @@ impl Dispatcher {
             for entry in page.into_iter().filter(|entry| entry.seq <= upto) {
                 match self.pending.remove(&(conv, entry.seq)) {
                     Some(committed) => self.hub.deliver_message(*committed),
-                    None => self.hub.deliver_stored(&entry),
+                    None => {
+                        self.hub.metrics().gap_filled();
+                        self.hub.deliver_stored(&entry);
+                    }
                 }
             }
             if last <= known {
@@ -277,6 +280,7 @@ impl Dispatcher {
                 self.fill(conv, last_seq).await?;
             }
         }
+        self.hub.metrics().bus_resynced();
         tracing::info!("caches and conversations resynced from the store");
         Ok(())
     }

@@ -573,6 +573,7 @@ impl Hub {
     async fn flush_cursors_forever(self) {
         let mut tick = tokio::time::interval(CURSOR_FLUSH);
         let mut ticks: u64 = 0;
+        let mut failing = false;
         loop {
             tokio::select! {
                 _ = tick.tick() => {}
@@ -583,8 +584,18 @@ impl Hub {
                 self.flush_touches().await;
             }
             match self.cursors().flush(self.store()).await {
-                Ok(moved) => self.announce_deliveries(&moved),
-                Err(err) => tracing::error!(%err, "cursor flush failed"),
+                Ok(moved) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("cursor flushes work again");
+                    }
+                    self.announce_deliveries(&moved)
+                }
+                // Once per outage: the cursors stay in memory and go out with the next flush.
+                Err(err) if !failing => {
+                    failing = true;
+                    tracing::error!(%err, "cursor flush failed; retrying every 0.5 s");
+                }
+                Err(err) => tracing::debug!(%err, "cursor flush failed again"),
             }
         }
     }
