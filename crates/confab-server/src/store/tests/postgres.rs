@@ -305,3 +305,64 @@ async fn the_store_is_unavailable_while_the_database_is_gone_and_recovers_by_its
     assert_eq!(fed.lock().unwrap().len(), 1, "no false commit was fed");
     store.close().await;
 }
+
+/// Appends per second through one and through two stores on one schema (a figure, not a
+/// check): `cargo test -p confab-server --lib store::tests::postgres::append_throughput --
+/// --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn append_throughput() {
+    const TOTAL: usize = 4000;
+    let schema = PgSchema::new();
+    let (a, _) = node(&schema.url(), Arc::new(())).await;
+    let (b, _) = node(&schema.url(), Arc::new(())).await;
+    let (alice, general) = a.create_user("alice", "h", "#general").await.unwrap();
+    let other = a.room("#other").await.unwrap();
+    let run = |stores: Vec<(Arc<PgStore>, i64)>, tag: &'static str| {
+        let alice = alice.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let per = TOTAL / stores.len();
+            let tasks: Vec<_> = stores
+                .into_iter()
+                .enumerate()
+                .map(|(n, (store, conv))| {
+                    let pending: Vec<_> = (0..per)
+                        .map(|i| {
+                            store.append(message(
+                                conv,
+                                &alice,
+                                "throughput",
+                                Some(format!("{tag}-{n}-{i}")),
+                            ))
+                        })
+                        .collect();
+                    tokio::spawn(futures_util::future::join_all(pending))
+                })
+                .collect();
+            for task in tasks {
+                for appended in task.await.unwrap() {
+                    appended.unwrap();
+                }
+            }
+            let rate = TOTAL as f64 / started.elapsed().as_secs_f64();
+            println!(
+                "{tag}: {TOTAL} appends in {:?}: {rate:.0}/s",
+                started.elapsed()
+            );
+        }
+    };
+    run(vec![(a.clone(), general.id)], "one store").await;
+    run(
+        vec![(a.clone(), general.id), (b.clone(), general.id)],
+        "two stores, one conversation",
+    )
+    .await;
+    run(
+        vec![(a.clone(), general.id), (b.clone(), other.id)],
+        "two stores, two conversations",
+    )
+    .await;
+    a.close().await;
+    b.close().await;
+}
