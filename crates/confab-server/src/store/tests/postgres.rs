@@ -125,6 +125,49 @@ async fn one_client_id_sent_through_two_nodes_at_once_is_stored_once() {
     b.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counted_limits_hold_across_nodes() {
+    use crate::store::social::{LinkCreated, LinkUse, NewLink};
+    use crate::store::SocialStore;
+    let schema = PgSchema::new();
+    let (a, _) = node(&schema.url(), Arc::new(())).await;
+    let (b, _) = node(&schema.url(), Arc::new(())).await;
+    let (alice, general) = a.create_user("alice", "h", "#general").await.unwrap();
+    let now = crate::clock::now_ms();
+    for round in 0..10 {
+        let link = |code: String| NewLink {
+            code,
+            conv: general.id,
+            creator: alice.id,
+            expires_ms: now + 60_000,
+            max_uses: 1,
+        };
+        let max_live = round + 1;
+        let (x, y) = tokio::join!(
+            a.create_link(link(format!("a{round}")), max_live, now),
+            b.create_link(link(format!("b{round}")), max_live, now),
+        );
+        let created = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|c| matches!(c, LinkCreated::Created(_)))
+            .count();
+        assert_eq!(created, 1, "round {round}: one room, one more live link");
+        let code = match a.live_links(general.id, now).await.unwrap().last() {
+            Some(link) => link.code.clone(),
+            None => panic!("no live link"),
+        };
+        let (x, y) = tokio::join!(a.take_link_use(&code, now), b.take_link_use(&code, now));
+        let taken = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|u| matches!(u, LinkUse::Taken(_)))
+            .count();
+        assert_eq!(taken, 1, "round {round}: the last use is taken once");
+        a.release_link_use(&code).await.unwrap();
+    }
+    a.close().await;
+    b.close().await;
+}
+
 /// Records the size of every batch committed.
 #[derive(Default)]
 struct Sizes(Mutex<Vec<usize>>);
