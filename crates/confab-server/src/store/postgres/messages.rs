@@ -14,7 +14,7 @@
 use confab_protocol::messaging::{Change, Location, MessageKind, Reaction, ReplyPreview};
 use tokio_postgres::Row;
 
-use super::sql::{big, db, exec, opt, rows, unsigned, Conn};
+use super::sql::{big, exec, opt, rows, simple, unsigned, Conn};
 use super::writer::WriterCtx;
 use crate::store::{
     Appended, ConvId, NewEntry, NewMessage, Page, Post, StoreError, StoreResult, StoredMessage,
@@ -183,10 +183,7 @@ pub async fn append(ctx: &mut WriterCtx, new: &NewMessage, now: i64) -> StoreRes
     };
     // Someone stored this key first (another node, committed meanwhile, or an earlier job of
     // this batch): undo what this job wrote, the seq it took included.
-    ctx.client
-        .batch_execute("ROLLBACK TO SAVEPOINT job")
-        .await
-        .map_err(db)?;
+    simple(&ctx.client, "ROLLBACK TO SAVEPOINT job").await?;
     existing(&ctx.client, new, client_id)
         .await?
         .map(Appended::Duplicate)

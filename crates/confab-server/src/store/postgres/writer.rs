@@ -20,6 +20,7 @@ use deadpool_postgres::{Object, Pool};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
+use super::sql::simple;
 use crate::store::ids::IdGenerator;
 use crate::store::{CommitObserver, ConvId};
 
@@ -104,7 +105,8 @@ async fn run_batch(pool: &Pool, ids: &mut IdGenerator, batch: Vec<Job>) -> bool 
         }
     };
     if !healthy {
-        // The connection may be broken or left inside a transaction: never reuse it.
+        // The connection may be broken, or inside a transaction: never reuse it. Closing it
+        // rolls back whatever the batch did.
         drop(Object::take(ctx.client));
     }
     ok
@@ -131,9 +133,8 @@ async fn run_in_transaction(
         ));
     }
     prelude.push_str("SAVEPOINT job");
-    if let Err(err) = ctx.client.batch_execute(&prelude).await {
+    if let Err(err) = simple(&ctx.client, &prelude).await {
         tracing::error!(cause = %err, jobs = count, "cannot begin write transaction");
-        let _ = ctx.client.batch_execute("ROLLBACK").await;
         return (Vec::new(), Err(err.to_string()));
     }
     let mut completions = Vec::with_capacity(count);
@@ -152,7 +153,7 @@ async fn run_in_transaction(
             (true, true) => "RELEASE SAVEPOINT job; COMMIT",
             (false, true) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; COMMIT",
         };
-        match ctx.client.batch_execute(close).await {
+        match simple(&ctx.client, close).await {
             Ok(()) if last => outcome = Ok(()),
             Ok(()) => {}
             Err(err) => {
@@ -167,9 +168,9 @@ async fn run_in_transaction(
             }
         }
     }
-    if outcome.is_err() {
-        let _ = ctx.client.batch_execute("ROLLBACK").await;
-    } else {
+    // On failure the caller throws the connection away, which rolls the transaction back:
+    // no ROLLBACK to wait for on a database that stopped answering.
+    if outcome.is_ok() {
         tracing::trace!(jobs = count, "batch committed");
     }
     (completions, outcome)
