@@ -1292,27 +1292,30 @@ async fn rooms_and_powers_survive_a_restart() {
     let dir = server.dir.clone();
     let temp = server.stop().await;
 
-    // Nothing of the deleted room is left in storage but its emptied, renamed row.
-    let db = rusqlite::Connection::open(dir.join("confab.db")).unwrap();
-    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
-    assert_eq!(
-        count("SELECT count(*) FROM messages WHERE content = 'lost'"),
-        0
-    );
-    assert_eq!(
-        count("SELECT count(*) FROM conversations WHERE name = '#gone'"),
-        0
-    );
-    let gone = "(SELECT id FROM conversations WHERE deleted_ms IS NOT NULL)";
-    for table in ["messages", "members", "cursors", "mutes", "bans"] {
-        let sql = format!("SELECT count(*) FROM {table} WHERE conv_id IN {gone}");
-        assert_eq!(count(&sql), 0, "{table}");
-    }
-    assert_eq!(
+    // Nothing of the deleted room is left in storage but its emptied, renamed row (checked in
+    // the SQLite file; on PostgreSQL the store tests check the same).
+    if common::pg::database().is_none() {
+        let db = rusqlite::Connection::open(dir.join("confab.db")).unwrap();
+        let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            count("SELECT count(*) FROM messages WHERE content = 'lost'"),
+            0
+        );
+        assert_eq!(
+            count("SELECT count(*) FROM conversations WHERE name = '#gone'"),
+            0
+        );
+        let gone = "(SELECT id FROM conversations WHERE deleted_ms IS NOT NULL)";
+        for table in ["messages", "members", "cursors", "mutes", "bans"] {
+            let sql = format!("SELECT count(*) FROM {table} WHERE conv_id IN {gone}");
+            assert_eq!(count(&sql), 0, "{table}");
+        }
+        assert_eq!(
         count("SELECT count(*) FROM conversations WHERE deleted_ms IS NOT NULL AND name LIKE '~%' AND topic = ''"),
         1
     );
-    drop(db);
+        drop(db);
+    }
 
     let server = TestServer::start_in(dir, |_| {}).await;
     let mut people = Vec::new();

@@ -167,13 +167,14 @@ enum LogFormat {
     Json,
 }
 
-/// Log targets that print payloads (frames, headers) below info.
-const PAYLOAD_LOGGERS: [&str; 5] = [
+/// Log targets that print payloads (frames, headers, statement parameters) below info.
+const PAYLOAD_LOGGERS: [&str; 6] = [
     "tungstenite=info",
     "tokio_tungstenite=info",
     "hyper=info",
     "hyper_util=info",
     "h2=info",
+    "tokio_postgres=info",
 ];
 
 fn main() -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! Durable state behind the [`Store`] trait: users, tokens, conversations (rooms and direct
-//! messages), members, messages and delivery cursors. The hub only talks to this trait, so a
-//! PostgreSQL backend fits beside [`sqlite`] without touching it.
+//! messages), members, messages and delivery cursors. The hub only talks to this trait; the
+//! backends are [`sqlite`] (one node, the default) and [`postgres`] (several nodes on one
+//! database), and the same test suite (`tests/`) runs against both.
 //!
 //! Writes are group-committed: many callers' writes share one transaction. Messages that commit
 //! are handed, in commit order, to the [`CommitFeed`] given when the store is opened; that order

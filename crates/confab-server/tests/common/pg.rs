@@ -1,8 +1,8 @@
 //! Running the integration tests on PostgreSQL: with `CONFAB_TEST_DATABASE` set (a
-//! `postgres://` URL), every [`super::TestServer`] stores in a schema of its own, named after
-//! its data dir so a restart on the same dir finds its data again. The schema is dropped when
-//! the server is dropped after its data dir is gone (the usual end of a test); a restarted
-//! server's schema is dropped by the last server on it in the same way.
+//! `postgres://` URL), every [`super::TestServer`] stores in a schema of its own, named in a
+//! file in its data dir so a restart on the same dir finds its data again. The schema is
+//! dropped once the data dir is gone (see [`SchemaGuard`]); what a run that ended early left
+//! behind is dropped by a later run (schemas older than 30 minutes).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,23 +14,39 @@ pub fn database() -> Option<String> {
         .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
 }
 
-/// The schema for a data dir (a stable name, so restarts reuse it).
+/// Schemas older than this are left over (a run that ended before its last servers' schemas
+/// were dropped): the next run drops them. No test server lives this long.
+const STALE_SECS: u64 = 30 * 60;
+
+/// The schema for a data dir, kept in a file in the dir so restarts reuse it. The name
+/// carries its creation time (`confab_it_<unix secs>_<random>`) for the stale sweep.
 fn schema_for(dir: &Path) -> String {
-    // FNV-1a over the path: short, stable, and unique enough among one run's temp dirs.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in dir.as_os_str().as_encoded_bytes() {
-        hash = (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+    let marker = dir.join(".pg-schema");
+    if let Ok(name) = std::fs::read_to_string(&marker) {
+        return name.trim().to_owned();
     }
-    format!("confab_it_{hash:016x}")
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).expect("randomness");
+    let suffix: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let name = format!("confab_it_{secs}_{suffix}");
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(&marker, &name);
+    name
 }
 
 /// The URL a server on `dir` uses.
 pub fn url_for(base: &str, dir: &Path) -> String {
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(|| sweep_stale(base.to_owned()));
     let join = if base.contains('?') { '&' } else { '?' };
     format!("{base}{join}schema={}", schema_for(dir))
 }
 
-/// Drops the dir's schema when dropped, if the dir is gone by then.
+/// Drops the dir's schema once the dir is gone: at once if it is when the guard is dropped,
+/// else (a server stopped, its dir handed back to the test) within a minute of it going.
 pub struct SchemaGuard {
     pub base: String,
     pub dir: PathBuf,
@@ -38,33 +54,94 @@ pub struct SchemaGuard {
 
 impl Drop for SchemaGuard {
     fn drop(&mut self) {
-        if self.dir.exists() {
+        let (base, dir) = (self.base.clone(), self.dir.clone());
+        let Ok(name) = std::fs::read_to_string(dir.join(".pg-schema")) else {
+            return;
+        };
+        let name = name.trim().to_owned();
+        if !dir.exists() {
+            run_sql(&base, &format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"));
             return;
         }
-        let (base, name) = (self.base.clone(), schema_for(&self.dir));
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            runtime.block_on(async move {
-                let config: tokio_postgres::Config = base.parse().ok()?;
-                let (client, connection) = tokio::time::timeout(
-                    Duration::from_secs(5),
-                    config.connect(tokio_postgres::NoTls),
-                )
+        std::thread::spawn(move || {
+            for _ in 0..600 {
+                std::thread::sleep(Duration::from_millis(100));
+                if !dir.exists() {
+                    run_sql(&base, &format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"));
+                    return;
+                }
+            }
+        });
+    }
+}
+
+/// Drops `confab_it_*` schemas older than [`STALE_SECS`] (left by runs that ended early).
+fn sweep_stale(base: String) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    std::thread::spawn(move || {
+        let names = query_names(&base);
+        for name in names {
+            let born = name
+                .strip_prefix("confab_it_")
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|secs| secs.parse::<u64>().ok());
+            if born.is_some_and(|born| born + STALE_SECS < now) {
+                run_sql(&base, &format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE"));
+            }
+        }
+    });
+}
+
+fn block_on<T>(work: impl std::future::Future<Output = Option<T>>) -> Option<T> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?
+        .block_on(work)
+}
+
+async fn client(base: &str) -> Option<tokio_postgres::Client> {
+    let config: tokio_postgres::Config = base.parse().ok()?;
+    let (client, connection) = tokio::time::timeout(
+        Duration::from_secs(5),
+        config.connect(tokio_postgres::NoTls),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    tokio::spawn(connection);
+    Some(client)
+}
+
+fn query_names(base: &str) -> Vec<String> {
+    block_on(async {
+        let client = client(base).await?;
+        let rows = client
+            .query(
+                "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'confab\\_it\\_%'",
+                &[],
+            )
+            .await
+            .ok()?;
+        Some(rows.iter().map(|r| r.get(0)).collect())
+    })
+    .unwrap_or_default()
+}
+
+/// Runs `sql` on its own connection and runtime (callable from drop, inside or outside a
+/// runtime), bounded in time.
+fn run_sql(base: &str, sql: &str) {
+    let (base, sql) = (base.to_owned(), format!("SET lock_timeout = '10s'; {sql}"));
+    let _ = std::thread::spawn(move || {
+        block_on(async move {
+            let client = client(&base).await?;
+            tokio::time::timeout(Duration::from_secs(15), client.batch_execute(&sql))
                 .await
                 .ok()?
-                .ok()?;
-                tokio::spawn(connection);
-                let sql =
-                    format!("SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS \"{name}\" CASCADE");
-                tokio::time::timeout(Duration::from_secs(15), client.batch_execute(&sql))
-                    .await
-                    .ok()?
-                    .ok()
-            })
+                .ok()
         })
-        .join();
-    }
+    })
+    .join();
 }

@@ -3,15 +3,18 @@
 //! their current state (reply previews, reactions). As in `sqlite/messages.rs`.
 //!
 //! Idempotency across nodes: an entry with a client id is inserted with
-//! `ON CONFLICT (sender_id, client_id) DO NOTHING` inside a savepoint of its own. When another
-//! node (or an earlier job of this batch) already stored that key, nothing is inserted, the
-//! savepoint undoes the seq taken and any edit made, and the original is read back and
-//! answered as [`Appended::Duplicate`].
+//! `ON CONFLICT (sender_id, client_id) DO NOTHING`. When another node (or an earlier job of
+//! this batch) already stored that key, nothing is inserted: the job rolls back to its
+//! savepoint (the writer's `job`), which gives back the seq taken and undoes any edit made,
+//! and the original is read back and answered as [`Appended::Duplicate`].
+//!
+//! A post is one statement (the seq taken and the row inserted together, see
+//! [`append_post`]): with the writer's savepoint handling that is two round trips a message.
 
 use confab_protocol::messaging::{Change, Location, MessageKind, Reaction, ReplyPreview};
 use tokio_postgres::Row;
 
-use super::sql::{big, db, exec, opt, rows, unsigned, Conn};
+use super::sql::{big, exec, opt, rows, simple, unsigned, Conn};
 use super::writer::WriterCtx;
 use crate::store::{
     Appended, ConvId, NewEntry, NewMessage, Page, Post, StoreError, StoreResult, StoredMessage,
@@ -162,44 +165,29 @@ async fn existing(
 }
 
 /// Appends an entry with the conversation's next sequence number, unless its sender already
-/// used its client id.
+/// used its client id. Runs inside the writer's savepoint `job`.
 pub async fn append(ctx: &mut WriterCtx, new: &NewMessage, now: i64) -> StoreResult<Appended> {
+    let is_post = matches!(new.entry, NewEntry::Post(_));
+    if let (Some(client_id), false) = (&new.client_id, is_post) {
+        // An update's target may have changed since (deleted): answer the original first.
+        if let Some(found) = existing(&ctx.client, new, client_id).await? {
+            return Ok(Appended::Duplicate(found));
+        }
+    }
+    if let Some(stored) = append_entry(ctx, new, now).await? {
+        return Ok(Appended::New(stored));
+    }
+    let no_conversation = || StoreError::NotFound("no such conversation".into());
     let Some(client_id) = &new.client_id else {
-        return match append_entry(ctx, new, now).await? {
-            Some(stored) => Ok(Appended::New(stored)),
-            None => Err(StoreError::Backend("entry not stored".into())),
-        };
+        return Err(no_conversation());
     };
-    if let Some(found) = existing(&ctx.client, new, client_id).await? {
-        return Ok(Appended::Duplicate(found));
-    }
-    ctx.client
-        .batch_execute("SAVEPOINT entry")
-        .await
-        .map_err(db)?;
-    let appended = append_entry(ctx, new, now).await;
-    match appended {
-        Ok(Some(stored)) => {
-            ctx.client
-                .batch_execute("RELEASE SAVEPOINT entry")
-                .await
-                .map_err(db)?;
-            Ok(Appended::New(stored))
-        }
-        Ok(None) => {
-            // Someone stored this key first (another node, committed meanwhile).
-            ctx.client
-                .batch_execute("ROLLBACK TO SAVEPOINT entry; RELEASE SAVEPOINT entry")
-                .await
-                .map_err(db)?;
-            existing(&ctx.client, new, client_id)
-                .await?
-                .map(Appended::Duplicate)
-                .ok_or_else(|| StoreError::Backend("idempotency key clash without a row".into()))
-        }
-        // The job's own savepoint (in the writer) undoes the rest.
-        Err(err) => Err(err),
-    }
+    // Someone stored this key first (another node, committed meanwhile, or an earlier job of
+    // this batch): undo what this job wrote, the seq it took included.
+    simple(&ctx.client, "ROLLBACK TO SAVEPOINT job").await?;
+    existing(&ctx.client, new, client_id)
+        .await?
+        .map(Appended::Duplicate)
+        .ok_or_else(no_conversation)
 }
 
 /// The entry stored, or `None` when its idempotency key was taken meanwhile.
@@ -310,7 +298,6 @@ async fn append_post(
             )));
         }
     }
-    let seq = next_seq(&ctx.client, new.conv).await?;
     let id = ctx.ids.next(now);
     let conn = &ctx.client;
     let attachment_json = post
@@ -318,16 +305,23 @@ async fn append_post(
         .as_ref()
         .map(|a| serde_json::to_string(a).expect("attachments serialize"));
     let location = post.location.as_ref();
-    let inserted = exec(
+    // The next seq and the row in one statement. The batch already holds the conversation's
+    // row lock (see the writer). When the key clashes the UPDATE still ran; the caller rolls
+    // it back with the job.
+    let inserted = opt(
         conn,
-        "INSERT INTO messages (conv_id, seq, id, sender_id, receiver, content, created_ms,
+        "WITH s AS (UPDATE conversations SET last_seq = last_seq + 1 WHERE id = $1
+                    RETURNING last_seq)
+         INSERT INTO messages (conv_id, seq, id, sender_id, receiver, content, created_ms,
          client_id, kind, reply_to_id, attachment_id, attachment_json, latitude, longitude,
          location_label)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-         ON CONFLICT (sender_id, client_id) DO NOTHING",
+         SELECT $1::bigint, s.last_seq, $2::text, $3::bigint, $4::text, $5::text, $6::bigint,
+                $7::text, $8::text, $9::text, $10::text, $11::text, $12::float8, $13::float8,
+                $14::text
+         FROM s
+         ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING seq",
         &[
             &new.conv,
-            &big(seq),
             &id,
             &new.sender.id,
             &new.receiver,
@@ -344,13 +338,13 @@ async fn append_post(
         ],
     )
     .await?;
-    if inserted == 0 {
+    let Some(row) = inserted else {
         return Ok(None);
-    }
+    };
     let mut stored = StoredMessage::text(
         id,
         new.conv,
-        seq,
+        unsigned(&row, 0),
         new.sender.username.clone(),
         new.receiver.clone(),
     );

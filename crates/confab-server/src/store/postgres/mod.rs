@@ -42,6 +42,8 @@ use crate::clock;
 use sql::{exec, opt};
 use writer::{Completion, Job, WriterCtx};
 
+pub use sql::STATEMENT_DEADLINE;
+
 /// Connections per store unless told otherwise (the writer uses one at a time).
 pub const DEFAULT_POOL_SIZE: usize = 16;
 /// How long a caller waits for a free connection, or for a new one to be made.

@@ -277,11 +277,12 @@ impl SocialStore for PgStore {
         max_live: usize,
         now_ms: i64,
     ) -> StoreResult<LinkCreated> {
-        self.write(None, move |ctx| {
+        // The room's row lock (taken with the batch's others, in order) makes the count and
+        // the insert one step across nodes.
+        let room = link.conv;
+        self.write(Some(room), move |ctx| {
             Box::pin(async move {
                 let c = &ctx.client;
-                exec(c, "SELECT 1 FROM conversations WHERE id = $1 FOR UPDATE", &[&link.conv])
-                    .await?;
                 let live = one(
                     c,
                     "SELECT COUNT(*) FROM invite_links WHERE conv_id = $1 AND NOT revoked

@@ -2,6 +2,8 @@
 //! numbers between Rust's unsigned types and PostgreSQL's `BIGINT`, and the mapping of
 //! driver errors onto [`StoreError`].
 
+use std::time::Duration;
+
 use deadpool_postgres::ClientWrapper;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -13,25 +15,59 @@ use crate::store::{StoreError, StoreResult};
 pub type Conn = ClientWrapper;
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// Longest one statement may take (preparing it included) before the caller hears
+/// [`StoreError::Unavailable`]: a database that stopped answering without closing its
+/// connections (paused, or a network that drops packets) must not hold callers forever. The
+/// connection stays usable: the driver discards the late answer.
+pub const STATEMENT_DEADLINE: Duration = Duration::from_secs(10);
+
+pub async fn bounded<T>(
+    work: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> StoreResult<T> {
+    match tokio::time::timeout(STATEMENT_DEADLINE, work).await {
+        Ok(done) => done.map_err(db),
+        Err(_) => Err(StoreError::Unavailable(
+            "the database did not answer in time".into(),
+        )),
+    }
+}
+
+/// Runs statements with the simple protocol (transaction control, savepoints), bounded.
+pub async fn simple(conn: &Conn, sql: &str) -> StoreResult<()> {
+    bounded(conn.batch_execute(sql)).await
+}
+
 pub async fn rows(conn: &Conn, sql: &str, params: Params<'_>) -> StoreResult<Vec<Row>> {
-    let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-    conn.query(&stmt, params).await.map_err(db)
+    bounded(async {
+        let stmt = conn.prepare_cached(sql).await?;
+        conn.query(&stmt, params).await
+    })
+    .await
 }
 
 pub async fn opt(conn: &Conn, sql: &str, params: Params<'_>) -> StoreResult<Option<Row>> {
-    let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-    conn.query_opt(&stmt, params).await.map_err(db)
+    bounded(async {
+        let stmt = conn.prepare_cached(sql).await?;
+        conn.query_opt(&stmt, params).await
+    })
+    .await
 }
 
 pub async fn one(conn: &Conn, sql: &str, params: Params<'_>) -> StoreResult<Row> {
-    let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-    conn.query_one(&stmt, params).await.map_err(db)
+    bounded(async {
+        let stmt = conn.prepare_cached(sql).await?;
+        conn.query_one(&stmt, params).await
+    })
+    .await
 }
 
 /// Runs a statement; the number of rows it changed.
 pub async fn exec(conn: &Conn, sql: &str, params: Params<'_>) -> StoreResult<u64> {
-    let stmt = conn.prepare_cached(sql).await.map_err(db)?;
-    conn.execute(&stmt, params).await.map_err(db)
+    bounded(async {
+        let stmt = conn.prepare_cached(sql).await?;
+        conn.execute(&stmt, params).await
+    })
+    .await
 }
 
 /// An unsigned number as a `BIGINT` parameter (values past `i64::MAX` are capped there).

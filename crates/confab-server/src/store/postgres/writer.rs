@@ -20,6 +20,7 @@ use deadpool_postgres::{Object, Pool};
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
+use super::sql::simple;
 use crate::store::ids::IdGenerator;
 use crate::store::{CommitObserver, ConvId};
 
@@ -104,78 +105,73 @@ async fn run_batch(pool: &Pool, ids: &mut IdGenerator, batch: Vec<Job>) -> bool 
         }
     };
     if !healthy {
-        // The connection may be broken or left inside a transaction: never reuse it.
+        // The connection may be broken, or inside a transaction: never reuse it. Closing it
+        // rolls back whatever the batch did.
         drop(Object::take(ctx.client));
     }
     ok
 }
 
 /// BEGIN, the conversation locks, every job in its savepoint, COMMIT. Returns the completions
-/// of the jobs that ran and the commit's outcome.
+/// of the jobs that ran and the commit's outcome. The savepoint commands ride along with the
+/// statements around them (one round trip between two jobs), so a job costs its own
+/// statements plus one round trip.
 async fn run_in_transaction(
     ctx: &mut WriterCtx,
     batch: Vec<Job>,
 ) -> (Vec<Completion>, Result<(), String>) {
     let count = batch.len();
-    if let Err(err) = ctx.client.batch_execute("BEGIN").await {
-        tracing::error!(cause = %err, jobs = count, "cannot begin write transaction");
-        return (Vec::new(), Err(err.to_string()));
-    }
     let mut locks: Vec<ConvId> = batch.iter().filter_map(|job| job.lock).collect();
     locks.sort_unstable();
     locks.dedup();
+    let mut prelude = String::from("BEGIN; ");
     if !locks.is_empty() {
-        let locked = async {
-            let stmt = ctx
-                .client
-                .prepare_cached(
-                    "SELECT id FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-                )
-                .await?;
-            ctx.client.query(&stmt, &[&locks]).await
-        }
-        .await;
-        if let Err(err) = locked {
-            tracing::error!(cause = %err, jobs = count, "cannot lock the batch's conversations");
-            let _ = ctx.client.batch_execute("ROLLBACK").await;
-            return (Vec::new(), Err(err.to_string()));
-        }
+        let ids: Vec<String> = locks.iter().map(ToString::to_string).collect();
+        prelude.push_str(&format!(
+            "SELECT id FROM conversations WHERE id IN ({}) ORDER BY id FOR UPDATE; ",
+            ids.join(", ")
+        ));
+    }
+    prelude.push_str("SAVEPOINT job");
+    if let Err(err) = simple(&ctx.client, &prelude).await {
+        tracing::error!(cause = %err, jobs = count, "cannot begin write transaction");
+        return (Vec::new(), Err(err.to_string()));
     }
     let mut completions = Vec::with_capacity(count);
-    for job in batch {
+    let mut outcome = Err("the write transaction was lost".to_owned());
+    for (index, job) in batch.into_iter().enumerate() {
         if ctx.client.is_closed() {
             tracing::error!(jobs = count, "database connection lost in a write batch");
             break;
         }
-        if let Err(err) = ctx.client.batch_execute("SAVEPOINT job").await {
-            tracing::error!(cause = %err, "cannot open savepoint");
-            break;
-        }
         let (ok, completion) = (job.work)(ctx).await;
-        let closed = if ok {
-            ctx.client.batch_execute("RELEASE SAVEPOINT job").await
-        } else {
-            ctx.client
-                .batch_execute("ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job")
-                .await
-        };
         completions.push(completion);
-        if let Err(err) = closed {
-            tracing::error!(cause = %err, "cannot close savepoint");
-            break;
+        let last = index + 1 == count;
+        let close = match (ok, last) {
+            (true, false) => "RELEASE SAVEPOINT job; SAVEPOINT job",
+            (false, false) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; SAVEPOINT job",
+            (true, true) => "RELEASE SAVEPOINT job; COMMIT",
+            (false, true) => "ROLLBACK TO SAVEPOINT job; RELEASE SAVEPOINT job; COMMIT",
+        };
+        match simple(&ctx.client, close).await {
+            Ok(()) if last => outcome = Ok(()),
+            Ok(()) => {}
+            Err(err) => {
+                let what = if last {
+                    "commit failed"
+                } else {
+                    "cannot close savepoint"
+                };
+                tracing::error!(cause = %err, jobs = count, "{what}; batch rolled back");
+                outcome = Err(err.to_string());
+                break;
+            }
         }
     }
-    let commit = if completions.len() == count {
-        ctx.client.batch_execute("COMMIT").await.map_err(|err| {
-            tracing::error!(cause = %err, jobs = count, "commit failed; batch rolled back");
-            err.to_string()
-        })
-    } else {
-        let _ = ctx.client.batch_execute("ROLLBACK").await;
-        Err("the write transaction was lost".to_owned())
-    };
-    if commit.is_ok() {
+    // On failure the caller throws the connection away, which rolls the transaction back:
+    // no ROLLBACK to wait for on a database that stopped answering.
+    if outcome.is_ok() {
         tracing::trace!(jobs = count, "batch committed");
     }
-    (completions, commit)
+    (completions, outcome)
 }

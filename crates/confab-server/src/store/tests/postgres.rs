@@ -125,6 +125,49 @@ async fn one_client_id_sent_through_two_nodes_at_once_is_stored_once() {
     b.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counted_limits_hold_across_nodes() {
+    use crate::store::social::{LinkCreated, LinkUse, NewLink};
+    use crate::store::SocialStore;
+    let schema = PgSchema::new();
+    let (a, _) = node(&schema.url(), Arc::new(())).await;
+    let (b, _) = node(&schema.url(), Arc::new(())).await;
+    let (alice, general) = a.create_user("alice", "h", "#general").await.unwrap();
+    let now = crate::clock::now_ms();
+    for round in 0..10 {
+        let link = |code: String| NewLink {
+            code,
+            conv: general.id,
+            creator: alice.id,
+            expires_ms: now + 60_000,
+            max_uses: 1,
+        };
+        let max_live = round + 1;
+        let (x, y) = tokio::join!(
+            a.create_link(link(format!("a{round}")), max_live, now),
+            b.create_link(link(format!("b{round}")), max_live, now),
+        );
+        let created = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|c| matches!(c, LinkCreated::Created(_)))
+            .count();
+        assert_eq!(created, 1, "round {round}: one room, one more live link");
+        let code = match a.live_links(general.id, now).await.unwrap().last() {
+            Some(link) => link.code.clone(),
+            None => panic!("no live link"),
+        };
+        let (x, y) = tokio::join!(a.take_link_use(&code, now), b.take_link_use(&code, now));
+        let taken = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|u| matches!(u, LinkUse::Taken(_)))
+            .count();
+        assert_eq!(taken, 1, "round {round}: the last use is taken once");
+        a.release_link_use(&code).await.unwrap();
+    }
+    a.close().await;
+    b.close().await;
+}
+
 /// Records the size of every batch committed.
 #[derive(Default)]
 struct Sizes(Mutex<Vec<usize>>);
@@ -199,10 +242,12 @@ async fn a_database_that_cannot_be_reached_is_unavailable() {
 }
 
 /// A TCP proxy to PostgreSQL that the test can cut (every connection dropped, new ones
-/// refused) and restore.
+/// refused), pause (bytes held, connections kept: a database that stopped answering) and
+/// restore.
 struct Proxy {
     port: u16,
     up: Arc<AtomicBool>,
+    paused: Arc<AtomicBool>,
     /// Bumped on every cut: connections from before end.
     epoch: Arc<AtomicUsize>,
 }
@@ -212,8 +257,9 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let paused = Arc::new(AtomicBool::new(false));
         let epoch = Arc::new(AtomicUsize::new(0));
-        let (up2, epoch2) = (up.clone(), epoch.clone());
+        let (up2, epoch2, paused2) = (up.clone(), epoch.clone(), paused.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
                 if !up2.load(Ordering::SeqCst) {
@@ -221,12 +267,20 @@ impl Proxy {
                 }
                 let target = target.clone();
                 let epoch = epoch2.clone();
+                let paused = paused2.clone();
                 let born = epoch.load(Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(mut server) = TcpStream::connect(&target).await else {
                         return;
                     };
-                    let copy = tokio::io::copy_bidirectional(&mut client, &mut server);
+                    let (from_client, to_client) = client.split();
+                    let (from_server, to_server) = server.split();
+                    let copy = async {
+                        tokio::join!(
+                            pump(from_client, to_server, &paused),
+                            pump(from_server, to_client, &paused)
+                        )
+                    };
                     let cut = async {
                         while epoch.load(Ordering::SeqCst) == born {
                             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -239,7 +293,16 @@ impl Proxy {
                 });
             }
         });
-        Self { port, up, epoch }
+        Self {
+            port,
+            up,
+            paused,
+            epoch,
+        }
+    }
+
+    fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
     }
 
     fn cut(&self) {
@@ -252,24 +315,88 @@ impl Proxy {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_store_is_unavailable_while_the_database_is_gone_and_recovers_by_itself() {
-    let schema = PgSchema::new();
-    let base = test_database();
-    let config: tokio_postgres::Config = base.parse().unwrap();
+/// Copies bytes one way, holding them while `paused`.
+async fn pump(
+    mut from: tokio::net::tcp::ReadHalf<'_>,
+    mut to: tokio::net::tcp::WriteHalf<'_>,
+    paused: &AtomicBool,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(n) = from.read(&mut buf).await else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        while paused.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The URL of the test database through `proxy`, in `schema`.
+fn via(proxy: &Proxy, schema: &PgSchema) -> String {
+    let config: tokio_postgres::Config = test_database().parse().unwrap();
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let db = config.get_dbname().unwrap_or("test").to_owned();
+    format!(
+        "postgres://{user}@127.0.0.1:{}/{db}?connect_timeout=2&schema={}",
+        proxy.port, schema.name
+    )
+}
+
+async fn proxy_to_test_database() -> Proxy {
+    let config: tokio_postgres::Config = test_database().parse().unwrap();
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
         _ => "127.0.0.1".to_owned(),
     };
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let proxy = Proxy::start(format!("{host}:{port}")).await;
-    let user = config.get_user().unwrap_or("postgres");
-    let db = config.get_dbname().unwrap_or("test");
-    let url = format!(
-        "postgres://{user}@127.0.0.1:{}/{db}?connect_timeout=2&schema={}",
-        proxy.port, schema.name
+    Proxy::start(format!("{host}:{port}")).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_is_unavailable_within_the_deadline() {
+    let schema = PgSchema::new();
+    let proxy = proxy_to_test_database().await;
+    let (store, _) = node(&via(&proxy, &schema), Arc::new(())).await;
+    let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
+    proxy.pause(true);
+    let started = std::time::Instant::now();
+    let (read, probe, sent) = tokio::join!(
+        store.credentials("alice"),
+        store.probe_write(),
+        store.append(message(general.id, &alice, "held", Some("k".into()))),
     );
-    let (store, fed) = node(&url, Arc::new(())).await;
+    let waited = started.elapsed();
+    for outcome in [read.map(drop), probe, sent.map(drop)] {
+        assert!(
+            matches!(outcome, Err(StoreError::Unavailable(_))),
+            "{outcome:?}"
+        );
+    }
+    let limit = crate::store::postgres::STATEMENT_DEADLINE + Duration::from_secs(5);
+    assert!(waited < limit, "waited {waited:?}");
+    proxy.pause(false);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while store.probe_write().await.is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(store.credentials("alice").await.unwrap().is_some());
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_is_unavailable_while_the_database_is_gone_and_recovers_by_itself() {
+    let schema = PgSchema::new();
+    let proxy = proxy_to_test_database().await;
+    let (store, fed) = node(&via(&proxy, &schema), Arc::new(())).await;
     let (alice, general) = store.create_user("alice", "h", "#general").await.unwrap();
     store.probe_write().await.unwrap();
 
@@ -304,4 +431,65 @@ async fn the_store_is_unavailable_while_the_database_is_gone_and_recovers_by_its
     );
     assert_eq!(fed.lock().unwrap().len(), 1, "no false commit was fed");
     store.close().await;
+}
+
+/// Appends per second through one and through two stores on one schema (a figure, not a
+/// check): `cargo test -p confab-server --lib store::tests::postgres::append_throughput --
+/// --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn append_throughput() {
+    const TOTAL: usize = 4000;
+    let schema = PgSchema::new();
+    let (a, _) = node(&schema.url(), Arc::new(())).await;
+    let (b, _) = node(&schema.url(), Arc::new(())).await;
+    let (alice, general) = a.create_user("alice", "h", "#general").await.unwrap();
+    let other = a.room("#other").await.unwrap();
+    let run = |stores: Vec<(Arc<PgStore>, i64)>, tag: &'static str| {
+        let alice = alice.clone();
+        async move {
+            let started = std::time::Instant::now();
+            let per = TOTAL / stores.len();
+            let tasks: Vec<_> = stores
+                .into_iter()
+                .enumerate()
+                .map(|(n, (store, conv))| {
+                    let pending: Vec<_> = (0..per)
+                        .map(|i| {
+                            store.append(message(
+                                conv,
+                                &alice,
+                                "throughput",
+                                Some(format!("{tag}-{n}-{i}")),
+                            ))
+                        })
+                        .collect();
+                    tokio::spawn(futures_util::future::join_all(pending))
+                })
+                .collect();
+            for task in tasks {
+                for appended in task.await.unwrap() {
+                    appended.unwrap();
+                }
+            }
+            let rate = TOTAL as f64 / started.elapsed().as_secs_f64();
+            println!(
+                "{tag}: {TOTAL} appends in {:?}: {rate:.0}/s",
+                started.elapsed()
+            );
+        }
+    };
+    run(vec![(a.clone(), general.id)], "one store").await;
+    run(
+        vec![(a.clone(), general.id), (b.clone(), general.id)],
+        "two stores, one conversation",
+    )
+    .await;
+    run(
+        vec![(a.clone(), general.id), (b.clone(), other.id)],
+        "two stores, two conversations",
+    )
+    .await;
+    a.close().await;
+    b.close().await;
 }
