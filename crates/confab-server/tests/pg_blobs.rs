@@ -40,6 +40,34 @@ fn png(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Drops the test's schema when dropped, also when the test failed (on a thread with a runtime
+/// of its own: the test's may be going away).
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0);
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let wait = std::time::Duration::from_secs(10);
+                let url = base_url();
+                let connect = tokio_postgres::connect(&url, tokio_postgres::NoTls);
+                let (client, connection) = tokio::time::timeout(wait, connect).await.ok()?.ok()?;
+                tokio::spawn(connection);
+                tokio::time::timeout(wait, client.batch_execute(&sql))
+                    .await
+                    .ok()?
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
 /// Files under the data dir's blob directory, staging left out.
 fn local_blobs(server: &TestServer) -> usize {
     let root = server.dir.join("blobs");
@@ -72,6 +100,7 @@ async fn uploads_are_kept_in_postgres_and_served_with_ranges() {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
+    let _drop_schema = DropSchema(schema.clone());
     let url = format!("{}?options=-csearch_path%3D{schema}", base_url());
 
     let server = TestServer::start_with(|config| {
@@ -121,8 +150,4 @@ async fn uploads_are_kept_in_postgres_and_served_with_ranges() {
         .get(0);
     assert_eq!(stored, 2, "the picture and its thumbnail");
     server.stop().await;
-    admin
-        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await
-        .unwrap();
 }
