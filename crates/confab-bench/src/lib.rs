@@ -27,9 +27,11 @@ pub use report::Report;
 /// Options every scenario shares.
 #[derive(Debug, Clone, Args)]
 pub struct Common {
-    /// A running server (ws://host:port); without it the bench starts its own
-    #[arg(long, global = true)]
-    pub server: Option<String>,
+    /// A running server (ws://host:port); without it the bench starts its own. Several
+    /// (repeat, or separate with commas) are nodes of one deployment: the members of dm,
+    /// fanout, durable and connections are spread over them round robin
+    #[arg(long, global = true, value_delimiter = ',')]
+    pub server: Vec<String>,
     /// With a wss:// --server: trust this PEM certificate too (a development certificate)
     #[arg(long, global = true)]
     pub ca_file: Option<PathBuf>,
@@ -115,8 +117,12 @@ pub async fn run(common: Common, scenario: Scenario) -> anyhow::Result<Report> {
             scenarios::login_flood::run(&target, &common, options).await
         }
     };
+    let nodes = target.connections_per_node();
     target.close().await;
-    let report = report?;
+    let mut report = report?;
+    if nodes.iter().any(|node| node.connections > 0) {
+        report.nodes = nodes;
+    }
     println!("{}", report.summary());
     if let Some(path) = &common.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;

@@ -15,6 +15,18 @@ pub struct Report {
     pub latency: Vec<(String, Percentiles)>,
     /// `None` without `--check`; otherwise what the check found (empty: all good).
     pub check: Option<Vec<String>>,
+    /// The connections the measured clients opened to each node (one entry per `--server`;
+    /// empty for scenarios that do not spread over nodes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeConnections>,
+}
+
+/// How many connections went to one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeConnections {
+    /// `host:port`.
+    pub server: String,
+    pub connections: u64,
 }
 
 impl Report {
@@ -25,6 +37,7 @@ impl Report {
             figures: Vec::new(),
             latency: Vec::new(),
             check: None,
+            nodes: Vec::new(),
         }
     }
 
@@ -47,6 +60,12 @@ impl Report {
             out.push_str(&format!(
                 "  {name:<28} n={} p50={:.3}ms p90={:.3}ms p99={:.3}ms p99.9={:.3}ms max={:.3}ms\n",
                 p.count, p.p50_ms, p.p90_ms, p.p99_ms, p.p999_ms, p.max_ms
+            ));
+        }
+        for node in &self.nodes {
+            out.push_str(&format!(
+                "  connections to {:<15} {:>14}\n",
+                node.server, node.connections
             ));
         }
         match &self.check {

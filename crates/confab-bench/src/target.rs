@@ -1,9 +1,12 @@
 //! The server under test: one given with `--server`, or `confab serve` started by the bench on
 //! a temporary data directory with a config that raises the rate limits (configuration, not a
-//! weakened build).
+//! weakened build). Several `--server`s are nodes of one deployment: member `i` of a scenario
+//! connects to node `i % n` ([`Target::node`]), and the report counts the connections each
+//! node got.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -37,11 +40,33 @@ max_sessions_per_user = 100000
 max_connections_per_ip = 1000000
 "#;
 
+/// One server of the target.
+pub struct Node {
+    pub endpoint: Endpoint,
+    pub addr: SocketAddr,
+    /// Connections [`Target::node`] handed out for it.
+    connections: AtomicU64,
+}
+
+impl Node {
+    fn new(endpoint: Endpoint, addr: SocketAddr) -> Self {
+        Self {
+            endpoint,
+            addr,
+            connections: AtomicU64::new(0),
+        }
+    }
+}
+
 pub struct Target {
     /// Set when the target is a peer chat rather than confab.
     pub peer: Option<crate::peer::Peer>,
+    /// The first node: where users are registered, and where scenarios that do not spread
+    /// their members connect.
     pub endpoint: Endpoint,
     pub addr: SocketAddr,
+    /// Every node, the first included.
+    pub nodes: Vec<Node>,
     pub pid: Option<u32>,
     child: Option<Child>,
     _dir: Option<tempfile::TempDir>,
@@ -49,16 +74,27 @@ pub struct Target {
 
 impl Target {
     pub async fn open(common: &Common) -> anyhow::Result<Self> {
-        if let Some(server) = &common.server {
-            let endpoint = Endpoint::parse_with_ca(server, common.ca_file.as_deref())?;
-            let addr = tokio::net::lookup_host(&endpoint.authority)
-                .await?
-                .next()
-                .context("server address does not resolve")?;
+        let servers: Vec<&str> = common
+            .server
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if !servers.is_empty() {
+            let mut nodes = Vec::new();
+            for server in servers {
+                let endpoint = Endpoint::parse_with_ca(server, common.ca_file.as_deref())?;
+                let addr = tokio::net::lookup_host(&endpoint.authority)
+                    .await?
+                    .next()
+                    .with_context(|| format!("{server} does not resolve"))?;
+                nodes.push(Node::new(endpoint, addr));
+            }
             return Ok(Self {
                 peer: common.peer,
-                endpoint,
-                addr,
+                endpoint: nodes[0].endpoint.clone(),
+                addr: nodes[0].addr,
+                nodes,
                 pid: common.server_pid,
                 child: None,
                 _dir: None,
@@ -98,9 +134,11 @@ impl Target {
         };
         // Keep draining its log so it never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let endpoint = Endpoint::parse(&addr.to_string())?;
         Ok(Self {
             peer: None,
-            endpoint: Endpoint::parse(&addr.to_string())?,
+            nodes: vec![Node::new(endpoint.clone(), addr)],
+            endpoint,
             addr,
             pid: child.id(),
             child: Some(child),
@@ -134,14 +172,34 @@ impl Target {
             .trim()
             .parse()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let endpoint = Endpoint::parse(&addr.to_string())?;
         Ok(Self {
             peer: Some(peer),
-            endpoint: Endpoint::parse(&addr.to_string())?,
+            nodes: vec![Node::new(endpoint.clone(), addr)],
+            endpoint,
             addr,
             pid: child.id(),
             child: Some(child),
             _dir: None,
         })
+    }
+
+    /// The node member `i` connects to (`i % n`), counted as one connection to it.
+    pub fn node(&self, i: usize) -> &Node {
+        let node = &self.nodes[i % self.nodes.len()];
+        node.connections.fetch_add(1, Ordering::Relaxed);
+        node
+    }
+
+    /// Each node's `host:port` and the connections handed out for it.
+    pub fn connections_per_node(&self) -> Vec<crate::report::NodeConnections> {
+        self.nodes
+            .iter()
+            .map(|node| crate::report::NodeConnections {
+                server: node.endpoint.authority.clone(),
+                connections: node.connections.load(Ordering::Relaxed),
+            })
+            .collect()
     }
 
     /// The server's resident memory in bytes, when its pid is known.

@@ -89,27 +89,34 @@ pub fn saved(endpoint: &Endpoint) -> Option<Saved> {
     load_all().remove(&endpoint.authority)
 }
 
-/// A token to connect with; logs in (and saves the token) when there is none.
-pub async fn token(endpoint: &Endpoint, options: &LoginOptions) -> anyhow::Result<String> {
+/// A token to connect with; logs in (and saves the token) when there is none. With several
+/// servers (nodes of one deployment, which share their accounts), a token saved for any of
+/// them is used, and the login goes to the first that answers.
+pub async fn token(servers: &[Endpoint], options: &LoginOptions) -> anyhow::Result<String> {
+    let Some(first) = servers.first() else {
+        bail!("no server given");
+    };
     if let Some(token) = &options.token {
         return Ok(token.clone());
     }
     if !options.register {
-        if let Some(saved) = saved(endpoint) {
-            let wanted = options.user.as_deref().map(str::to_ascii_lowercase);
-            if wanted.is_none_or(|u| u == saved.username) {
-                return Ok(saved.token);
+        let wanted = options.user.as_deref().map(str::to_ascii_lowercase);
+        for endpoint in servers {
+            if let Some(saved) = saved(endpoint) {
+                if wanted.as_ref().is_none_or(|u| *u == saved.username) {
+                    return Ok(saved.token);
+                }
             }
         }
     }
     let interactive = std::io::stdin().is_terminal();
     let user = match &options.user {
         Some(user) => user.clone(),
-        None if interactive => ask(&format!("username on {}: ", endpoint.authority))?,
+        None if interactive => ask(&format!("username on {}: ", first.authority))?,
         None => bail!(
             "not logged in to {}: give --user NAME (password from CONFAB_PASSWORD or a prompt), \
              or --token",
-            endpoint.authority
+            first.authority
         ),
     };
     let user = &user;
@@ -118,27 +125,36 @@ pub async fn token(endpoint: &Endpoint, options: &LoginOptions) -> anyhow::Resul
         None => rpassword::prompt_password(format!("password for {user}: "))
             .context("cannot read the password")?,
     };
-    let result = if options.register {
-        accounts::register(endpoint, user, &password).await
-    } else {
-        accounts::login(endpoint, user, &password).await
-    };
-    let token = match result {
-        Ok(token) => token,
-        Err(ClientError::Refused {
-            code: ErrorCode::Unauthorized,
-            ..
-        }) => {
-            bail!("wrong username or password")
-        }
-        Err(err) => return Err(err.into()),
-    };
-    save(
-        endpoint,
-        Some(Saved {
-            username: user.to_ascii_lowercase(),
-            token: token.clone(),
-        }),
-    )?;
-    Ok(token)
+    let mut unreachable = None;
+    for endpoint in servers {
+        let result = if options.register {
+            accounts::register(endpoint, user, &password).await
+        } else {
+            accounts::login(endpoint, user, &password).await
+        };
+        let token = match result {
+            Ok(token) => token,
+            Err(ClientError::Refused {
+                code: ErrorCode::Unauthorized,
+                ..
+            }) => {
+                bail!("wrong username or password")
+            }
+            Err(err @ ClientError::Refused { .. }) => return Err(err.into()),
+            // This one is down: the next may answer.
+            Err(err) => {
+                unreachable = Some(err);
+                continue;
+            }
+        };
+        save(
+            endpoint,
+            Some(Saved {
+                username: user.to_ascii_lowercase(),
+                token: token.clone(),
+            }),
+        )?;
+        return Ok(token);
+    }
+    Err(unreachable.map_or_else(|| anyhow::anyhow!("no server answered"), Into::into))
 }

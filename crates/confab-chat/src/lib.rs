@@ -1,12 +1,13 @@
 //! `confab chat`: the terminal client. [`session`] owns the connection (reconnects, resumes
 //! from its cursors, resends what was not acknowledged); [`tui`] is the full-screen client and
 //! [`plain`] the line mode for scripts; [`commands`] parses slash commands; [`credentials`]
-//! finds or makes a token.
+//! finds or makes a token; [`failover`] picks the next of several servers.
 
 #![forbid(unsafe_code)]
 
 pub mod commands;
 pub mod credentials;
+pub mod failover;
 pub mod format;
 pub mod outgoing;
 pub mod plain;
@@ -15,7 +16,8 @@ pub mod tracker;
 pub mod tui;
 
 use clap::{Args, ValueEnum};
-use confab_client::{Endpoint, TlsOptions};
+use confab_client::TlsOptions;
+use failover::Servers;
 
 /// How `confab chat` reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -33,9 +35,14 @@ pub enum TransportChoice {
 /// `confab chat` options.
 #[derive(Debug, Clone, Args)]
 pub struct ChatArgs {
-    /// The server (ws://host:port, or wss://host:port for TLS)
-    #[arg(default_value = "ws://127.0.0.1:8080")]
-    pub server: String,
+    /// The server (ws://host:port, or wss://host:port for TLS); several, comma-separated or
+    /// one after another, are nodes of one deployment, tried in turn when one fails
+    /// [default: ws://127.0.0.1:8080]
+    #[arg(value_delimiter = ',', value_name = "SERVER")]
+    pub server: Vec<String>,
+    /// One more server to fail over to (repeat, or separate with commas)
+    #[arg(long = "server", value_delimiter = ',', value_name = "SERVER")]
+    pub more_servers: Vec<String>,
     /// Line mode: read lines from stdin, print one message per line
     #[arg(long)]
     pub plain: bool,
@@ -70,6 +77,9 @@ pub struct ChatArgs {
     pub insecure: bool,
 }
 
+/// The server when none is given.
+pub const DEFAULT_SERVER: &str = "ws://127.0.0.1:8080";
+
 /// What the client says at the start while `--insecure` is in force.
 pub const INSECURE_WARNING: &str =
     "the server's certificate is not checked (--insecure): anyone on the path could read and change this chat";
@@ -82,16 +92,22 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
         ca_file: args.ca_file.as_deref(),
         insecure: args.insecure,
     };
-    let endpoint = Endpoint::parse_with(&args.server, options)?;
+    let mut addresses: Vec<&str> = args.server.iter().map(String::as_str).collect();
+    addresses.extend(args.more_servers.iter().map(String::as_str));
+    if addresses.iter().all(|a| a.trim().is_empty()) {
+        addresses = vec![DEFAULT_SERVER];
+    }
+    let servers = Servers::parse(&addresses, options)?;
     // On standard error in both modes (out of a script's output); the full-screen client
     // also keeps a badge on its status line.
-    let badge = endpoint.insecure.then_some(INSECURE_BADGE);
-    if endpoint.insecure {
+    let insecure = servers.all().iter().any(|endpoint| endpoint.insecure);
+    let badge = insecure.then_some(INSECURE_BADGE);
+    if insecure {
         eprintln!("confab: warning: {INSECURE_WARNING}");
     } else if args.insecure {
         eprintln!(
             "confab: --insecure does nothing for {}: it is not TLS",
-            args.server
+            addresses.join(",")
         );
     }
     let login = credentials::LoginOptions {
@@ -100,8 +116,8 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<i32> {
         password: std::env::var("CONFAB_PASSWORD").ok(),
         register: args.register,
     };
-    let token = credentials::token(&endpoint, &login).await?;
-    let (commands, updates) = session::spawn(endpoint, token, args.transport);
+    let token = credentials::token(servers.all(), &login).await?;
+    let (commands, updates) = session::spawn(servers, token, args.transport);
     if !args.plain {
         return tui::run(commands, updates, badge).await;
     }

@@ -204,9 +204,13 @@ impl Plain {
                 self.answer(&frame, &mut out);
             }
             Update::Upload(event) => self.upload(event),
-            Update::Reconnecting { reason, delay } => {
+            Update::Reconnecting {
+                reason,
+                delay,
+                server,
+            } => {
                 eprintln!(
-                    "confab: {reason}; reconnecting in {:.1}s",
+                    "confab: {reason}; reconnecting to {server} in {:.1}s",
                     delay.as_secs_f64()
                 );
             }

@@ -1,5 +1,6 @@
-//! The chat session: one task owns the connection and its state. It reconnects with backoff,
-//! resumes with the cursors it holds (so catch-up has no gap and no duplicate), resends
+//! The chat session: one task owns the connection and its state. It reconnects with backoff
+//! (to the next server when it was given several; see [`crate::failover`]), resumes with the
+//! cursors it holds (so catch-up has no gap and no duplicate), resends
 //! messages that were never acknowledged with their original ids (the server answers a resend
 //! with the first ack), and drops any message or update it already has. It also runs uploads:
 //! the file goes up over HTTP with the session's token while the connection carries on, then
@@ -24,6 +25,7 @@ use confab_client::sse::ResumePoint;
 use confab_client::{ClientError, Connection, Endpoint};
 use tokio::sync::mpsc;
 
+use crate::failover::Servers;
 use crate::{format, outgoing, TransportChoice};
 
 /// What the interface asks for.
@@ -71,8 +73,13 @@ pub enum Update {
     Message(ChatMessage),
     /// Any other frame (replies, typing, presence, membership).
     Frame(ServerFrame),
-    /// The connection dropped; retrying after the delay.
-    Reconnecting { reason: String, delay: Duration },
+    /// The connection dropped (or a connect failed); retrying `server` (`host:port`) after the
+    /// delay.
+    Reconnecting {
+        reason: String,
+        delay: Duration,
+        server: String,
+    },
     /// Stopped for good (logged out elsewhere, credentials refused).
     Stopped(String),
     /// An upload moved on.
@@ -84,13 +91,13 @@ const MAX_DELAY: Duration = Duration::from_secs(30);
 
 /// Starts the session task.
 pub fn spawn(
-    endpoint: Endpoint,
+    servers: Servers,
     token: String,
     transport: TransportChoice,
 ) -> (mpsc::Sender<Command>, mpsc::Receiver<Update>) {
     let (commands, command_rx) = mpsc::channel(256);
     let (update_tx, updates) = mpsc::channel(1024);
-    tokio::spawn(run(endpoint, token, transport, command_rx, update_tx));
+    tokio::spawn(run(servers, token, transport, command_rx, update_tx));
     (commands, updates)
 }
 
@@ -134,7 +141,7 @@ struct State {
 }
 
 async fn run(
-    endpoint: Endpoint,
+    mut servers: Servers,
     token: String,
     transport: TransportChoice,
     mut commands: mpsc::Receiver<Command>,
@@ -143,15 +150,18 @@ async fn run(
     let mut state = State::default();
     let mut delay = FIRST_DELAY;
     let (upload_tx, mut uploads) = mpsc::unbounded_channel();
-    let uploader = Uploader {
-        endpoint: endpoint.clone(),
+    let mut uploader = Uploader {
+        endpoint: servers.current().clone(),
         token: token.clone(),
         events: upload_tx,
     };
     loop {
-        let outcome = match connect(&endpoint, &token, transport, &state).await {
+        let outcome = match connect(servers.current(), &token, transport, &state).await {
             Ok((connection, ready)) => {
                 delay = FIRST_DELAY;
+                servers.connected();
+                // Uploads go to the server the session is on.
+                uploader.endpoint = servers.current().clone();
                 state.me = ready.user.username.clone();
                 if updates.send(Update::Ready(ready)).await.is_err() {
                     return;
@@ -188,11 +198,13 @@ async fn run(
                         return;
                     }
                 }
+                let round_failed = servers.failed();
                 let wait = jitter(delay);
                 if updates
                     .send(Update::Reconnecting {
                         reason,
                         delay: wait,
+                        server: servers.current().authority.clone(),
                     })
                     .await
                     .is_err()
@@ -226,7 +238,9 @@ async fn run(
                         }
                     }
                 }
-                delay = (delay * 2).min(MAX_DELAY);
+                if round_failed {
+                    delay = (delay * 2).min(MAX_DELAY);
+                }
             }
         }
     }

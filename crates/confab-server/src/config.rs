@@ -10,7 +10,9 @@ use confab_protocol::Limits;
 pub use ipnet::IpNet;
 use serde::Deserialize;
 
+mod blob;
 mod transport;
+pub use blob::BlobStoreUrl;
 pub use transport::{TlsSettings, TransportLimits};
 
 /// Everything `run` needs to know.
@@ -288,6 +290,10 @@ pub struct AttachmentLimits {
     pub unposted_ttl_secs: u64,
     /// Seconds between two runs of the collector. Default 600.
     pub gc_interval_secs: u64,
+    /// A shared blob store for the bytes, so that every node serves every upload:
+    /// `postgres://...` (also `--blob-store`, `CONFAB_BLOB_STORE`). Default unset: blobs are
+    /// files under `<data_dir>/blobs/`.
+    pub blob_store: Option<BlobStoreUrl>,
 }
 
 impl Default for AttachmentLimits {
@@ -303,6 +309,7 @@ impl Default for AttachmentLimits {
             max_concurrent_thumbnails: 2,
             unposted_ttl_secs: 24 * 60 * 60,
             gc_interval_secs: 600,
+            blob_store: None,
         }
     }
 }

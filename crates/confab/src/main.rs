@@ -112,6 +112,15 @@ struct ServeArgs {
     /// The `aud` every JWT must carry
     #[arg(long, env = "CONFAB_JWT_AUDIENCE")]
     jwt_audience: Option<String>,
+    /// Keep attachment bytes in this shared store instead of <data-dir>/blobs, so that every
+    /// node serves every upload: postgres://user:password@host:port/db
+    #[arg(
+        long,
+        env = "CONFAB_BLOB_STORE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    blob_store: Option<String>,
     /// A reverse proxy (address or CIDR network) whose X-Forwarded-For is believed; repeat or
     /// separate with commas. Default none
     #[arg(
@@ -245,6 +254,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if !args.trusted_proxies.is_empty() {
         config.trusted_proxies = args.trusted_proxies;
+    }
+    if let Some(url) = args.blob_store {
+        config.attachments.blob_store =
+            Some(confab_server::config::BlobStoreUrl::parse(&url).map_err(anyhow::Error::msg)?);
     }
     if let Some(token) = args.metrics_token {
         config.metrics_token = Some(token);

@@ -54,9 +54,9 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
                 token: Some(user.token.clone()),
                 ..Login::default()
             };
-            let endpoint = &target.endpoint;
+            let node = target.node(i);
             async move {
-                Connection::connect_from(endpoint, target.addr, local, login)
+                Connection::connect_from(&node.endpoint, node.addr, local, login)
                     .await
                     .map(|(connection, _)| connection)
             }

@@ -39,11 +39,20 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
     let counters = Arc::new(Counters::default());
     let end = clock.micros() + common.duration().as_micros() as u64;
     let mut tasks = Vec::new();
-    for pair in users.chunks(2) {
-        let (ping, _) =
-            Connection::connect_via(&target.endpoint, &pair[0].token, common.transport).await?;
-        let (pong, _) =
-            Connection::connect_via(&target.endpoint, &pair[1].token, common.transport).await?;
+    for (p, pair) in users.chunks(2).enumerate() {
+        // The two ends of a pair are on different nodes when there are several.
+        let (ping, _) = Connection::connect_via(
+            &target.node(2 * p).endpoint,
+            &pair[0].token,
+            common.transport,
+        )
+        .await?;
+        let (pong, _) = Connection::connect_via(
+            &target.node(2 * p + 1).endpoint,
+            &pair[1].token,
+            common.transport,
+        )
+        .await?;
         let to_pong = Receiver::User(Username::parse(&pair[1].name)?);
         let to_ping = Receiver::User(Username::parse(&pair[0].name)?);
         tokio::spawn(echo(pong, to_ping));

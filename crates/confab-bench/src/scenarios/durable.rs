@@ -43,7 +43,13 @@ pub async fn run(target: &Target, common: &Common, options: Options) -> anyhow::
         let room = RoomName::parse(&format!("#{prefix}-d{i}"))?;
         connections.push((
             room.clone(),
-            connect_in_room(&target.endpoint, user, &room, confab_client::Transport::Ws).await?,
+            connect_in_room(
+                &target.node(i).endpoint,
+                user,
+                &room,
+                confab_client::Transport::Ws,
+            )
+            .await?,
         ));
     }
     let clock = Clock::start();

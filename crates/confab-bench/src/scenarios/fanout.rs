@@ -84,7 +84,7 @@ pub async fn run_once(
         connections.push((
             i,
             room.clone(),
-            connect_in_room(&target.endpoint, user, &room, common.transport).await?,
+            connect_in_room(&target.node(i).endpoint, user, &room, common.transport).await?,
         ));
     }
     let start = clock.micros() + 200_000;

@@ -233,9 +233,13 @@ impl App {
                 self.upload(event);
                 vec![]
             }
-            Update::Reconnecting { reason, delay } => {
+            Update::Reconnecting {
+                reason,
+                delay,
+                server,
+            } => {
                 self.connection = Connection::Reconnecting(format!(
-                    "{reason}; retrying in {:.0}s",
+                    "{reason}; retrying {server} in {:.0}s",
                     delay.as_secs_f64().ceil()
                 ));
                 vec![]

@@ -227,8 +227,13 @@ fn typing_and_reconnecting_show_in_the_status_line() {
     app.on_update(Update::Reconnecting {
         reason: "connection closed".into(),
         delay: std::time::Duration::from_secs(2),
+        server: "127.0.0.1:8081".into(),
     });
     assert!(screen(&app).contains("reconnecting: connection closed"));
+    assert!(
+        screen(&app).contains("127.0.0.1:8081"),
+        "the server it tries next"
+    );
 }
 
 #[test]

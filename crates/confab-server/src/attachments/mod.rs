@@ -1,4 +1,4 @@
-//! Uploads: the blob store they are kept in ([`blob`]), what they are ([`detect`]), how they
+//! Uploads: the blob store they are kept in ([`blob`]; shared by several nodes: [`pg_blob`]), what they are ([`detect`]), how they
 //! arrive ([`staging`], [`upload`]), image previews ([`thumbnail`]), their names ([`name`]),
 //! ranged reads ([`range`]) and collection of unused ones ([`gc`]). The hub's side (who may
 //! post or read an upload) is in `hub/attachments.rs`; the HTTP side in `http/attachments.rs`.
@@ -7,6 +7,7 @@ pub mod blob;
 pub mod detect;
 pub mod gc;
 pub mod name;
+pub mod pg_blob;
 pub mod range;
 pub mod staging;
 pub mod thumbnail;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, Semaphore};
 
 pub use blob::{BlobReader, BlobStore, FsBlobStore};
+pub use pg_blob::PgBlobStore;
 use staging::Staging;
 use upload::UploadSlots;
 
@@ -43,11 +45,16 @@ pub struct Attachments {
 }
 
 impl Attachments {
-    /// Blobs on the file system under `<data_dir>/blobs/`, staging in `<data_dir>/blobs/tmp/`.
+    /// Blobs on the file system under `<data_dir>/blobs/`, or in the shared store
+    /// `limits.blob_store` names; staging in `<data_dir>/blobs/tmp/` either way. Synchronous:
+    /// a PostgreSQL store connects on first use.
     pub fn open(data_dir: &Path, limits: &AttachmentLimits) -> io::Result<Self> {
         let root = data_dir.join(BLOB_DIR);
-        let blobs = FsBlobStore::open(&root)?;
-        Self::with_blobs(Arc::new(blobs), &root.join(STAGING_DIR), limits)
+        let blobs: Arc<dyn BlobStore> = match limits.blob_store {
+            Some(url) => Arc::new(PgBlobStore::connect(url.as_str())?),
+            None => Arc::new(FsBlobStore::open(&root)?),
+        };
+        Self::with_blobs(blobs, &root.join(STAGING_DIR), limits)
     }
 
     /// Any blob store, with a local staging directory.
