@@ -106,7 +106,7 @@ async function waitUntilUp(url, proc, deadlineMs, ca) {
  * Returns { url, port, cert (PEM, with tls), stop(), restart() }; restart() keeps the port
  * and the data dir.
  */
-export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {}, config, tls = false } = {}) {
+export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {}, config, tls = false, args: extraArgs = [], startWithin = 20000 } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'confab-e2e-'));
   let cert = null;
   if (tls) {
@@ -128,6 +128,7 @@ export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {
   const launch = async () => {
     const args = ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--config', configFile];
     if (webDir) args.push('--web-dir', webDir);
+    args.push(...extraArgs);
     if (tls) args.push('--tls-cert', join(dataDir, 'dev-cert.pem'), '--tls-key', join(dataDir, 'dev-key.pem'));
     proc = spawn(confabBinary(), args, {
       env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
@@ -135,10 +136,15 @@ export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {
     });
     proc.stdout.on('data', (d) => (log += d));
     proc.stderr.on('data', (d) => (log += d));
-    await waitUntilUp(url, proc, 20000, cert ?? undefined);
+    try {
+      await waitUntilUp(url, proc, startWithin, cert ?? undefined);
+    } catch (e) {
+      proc.kill('SIGKILL');
+      throw new Error(`${e.message}\n${log}`);
+    }
   };
   const kill = async () => {
-    if (!proc || proc.exitCode !== null) return;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const done = new Promise((r) => proc.once('exit', r));
     proc.kill('SIGTERM');
     const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
@@ -156,10 +162,209 @@ export async function startServer({ webDir = process.env.CONFAB_WEB_DIR, env = {
       await kill();
       await launch();
     },
+    /** SIGKILL, no goodbye to anyone: the process is gone when this resolves. */
+    async kill9() {
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await done;
+    },
+    /** Starts it again on the same port and data dir (after kill9). */
+    async start() {
+      await launch();
+    },
     async stop() {
       await kill();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A redis-server of the test's own on a spare loopback port, nothing persisted. Returns
+ * { url, port, stop() }.
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const proc = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
+  const failed = new Promise((_, reject) => proc.once('error', reject));
+  const up = (async () => {
+    const end = Date.now() + 10000;
+    while (Date.now() < end) {
+      if (proc.exitCode !== null) throw new Error(`redis-server exited with ${proc.exitCode}`);
+      const ok = await new Promise((r) => {
+        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); r(true); });
+        s.on('error', () => r(false));
+      });
+      if (ok) return;
+      await sleep(50);
+    }
+    proc.kill('SIGKILL');
+    throw new Error('redis-server did not listen');
+  })();
+  await Promise.race([up, failed]);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const done = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await done;
+    },
+  };
+}
+
+/**
+ * A fresh schema on the machine's PostgreSQL ($CONFAB_TEST_DATABASE, default
+ * postgres://postgres@127.0.0.1:5432/test), made with psql. Returns { name, url (the base URL
+ * with the schema as search_path, what `--database` is given), drop() }.
+ */
+export function createSchema(prefix = 'confab_e2e') {
+  const base = process.env.CONFAB_TEST_DATABASE || 'postgres://postgres@127.0.0.1:5432/test';
+  const name = `${prefix}_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
+  const psql = (sql) =>
+    execFileSync('psql', [base, '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 15000 });
+  psql(`CREATE SCHEMA ${name}`);
+  const sep = base.includes('?') ? '&' : '?';
+  return {
+    name,
+    url: `${base}${sep}options=-csearch_path%3D${name}`,
+    drop() {
+      try { psql(`DROP SCHEMA ${name} CASCADE`); } catch { /* best effort */ }
+    },
+  };
+}
+
+/**
+ * A tiny TCP load balancer: one port, each new connection piped to the next live backend
+ * (round robin, no stickiness), what a browser sees as one origin. markDead(i) skips backend i
+ * from then on, markAlive(i) takes it back; hold() refuses every new connection (closes it at
+ * once) until release(). wsBackends() says which backend each open WebSocket (a connection
+ * that began with `GET /ws`) went to.
+ */
+export async function startBalancer(backendPorts) {
+  const port = await freePort();
+  const backends = backendPorts.map((p) => ({ port: p, alive: true }));
+  const conns = new Set();
+  let next = 0;
+  let holding = false;
+  const server = net.createServer((client) => {
+    const pick = () => {
+      for (let k = 0; k < backends.length; k++) {
+        const i = (next + k) % backends.length;
+        if (backends[i].alive) { next = i + 1; return i; }
+      }
+      return -1;
+    };
+    const i = holding ? -1 : pick();
+    if (i < 0) { client.destroy(); return; }
+    const upstream = net.connect(backends[i].port, '127.0.0.1');
+    const conn = { backend: i, head: '', client, upstream };
+    conns.add(conn);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+      conns.delete(conn);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.once('data', (d) => { conn.head = d.toString('latin1', 0, Math.min(d.length, 200)).split('\r\n')[0]; });
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    markDead(i) { backends[i].alive = false; },
+    markAlive(i) { backends[i].alive = true; },
+    hold() { holding = true; },
+    release() { holding = false; },
+    wsBackends() {
+      return [...conns].filter((c) => /^GET \/ws[ ?]/.test(c.head)).map((c) => c.backend);
+    },
+    async stop() {
+      for (const c of conns) { c.client.destroy(); c.upstream.destroy(); }
+      conns.clear();
+      await new Promise((r) => server.close(() => r()));
+    },
+  };
+}
+
+/**
+ * A plain WebSocket client (not the web client) for `token`'s user, opened inside `page` on
+ * `baseUrl`'s origin (its login screen), so it talks straight to that server and passes its Origin check. Resolves
+ * once it is `ready`. send(receiver, text) resolves with the ack; received() lists the message
+ * frames that came in (live or by catch-up); stream(receiver, prefix, everyMs) sends
+ * `${prefix} 1`, `${prefix} 2`, ... one after the other (each waiting for its ack) until
+ * stopStream() resolves with the acked texts.
+ */
+export async function openSocketClient(page, baseUrl, token) {
+  // The web client's login screen, for its origin only (its CSP lets it connect to itself; a
+  // page of another kind, or one made up by the test, is refused the socket).
+  if (!page.url().startsWith(baseUrl)) await page.goto(`${baseUrl}/`);
+  await page.evaluate(async (token) => {
+    const ws = new WebSocket(`${location.origin.replace(/^http/, 'ws')}/ws`);
+    const c = { ws, frames: [], waiters: new Map(), run: Math.random().toString(36).slice(2), n: 0 };
+    window.__client = c;
+    ws.onmessage = (e) => {
+      const f = JSON.parse(e.data);
+      c.frames.push(f);
+      const w = f.reply_to && c.waiters.get(f.reply_to);
+      if (w) { c.waiters.delete(f.reply_to); w(f); }
+    };
+    c.request = (frame, ms = 10000) =>
+      new Promise((resolve, reject) => {
+        const t = setTimeout(() => { c.waiters.delete(frame.id); reject(new Error(`no answer to ${frame.type} ${frame.id}`)); }, ms);
+        c.waiters.set(frame.id, (f) => { clearTimeout(t); resolve(f); });
+        ws.send(JSON.stringify(frame));
+      });
+    await new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error('socket did not open')), 10000);
+      ws.onopen = () => { clearTimeout(t); resolve(); };
+      ws.onclose = () => { clearTimeout(t); reject(new Error('socket closed before it opened')); };
+    });
+    ws.onclose = () => { c.closed = true; };
+    const ready = await c.request({ type: 'login', id: 'login', token });
+    if (ready.type !== 'ready') throw new Error(`login: ${JSON.stringify(ready)}`);
+    c.send = async (receiver, content) => {
+      const a = await c.request({ type: 'message', id: `s-${c.run}-${++c.n}`, receiver, content });
+      if (a.type !== 'ack') throw new Error(`send ${content}: ${JSON.stringify(a)}`);
+      return { id: a.id, seq: a.seq };
+    };
+  }, token);
+  return {
+    send: (receiver, text) => page.evaluate(([r, t]) => window.__client.send(r, t), [receiver, text]),
+    received: () =>
+      page.evaluate(() => window.__client.frames.filter((f) => f.type === 'message' && !f.reply_to)),
+    stream: (receiver, prefix, everyMs = 40) =>
+      page.evaluate(([r, p, ms]) => {
+        const c = window.__client;
+        c.streamStop = false;
+        c.streamed = [];
+        c.streamDone = (async () => {
+          for (let i = 1; !c.streamStop; i++) {
+            await c.send(r, `${p} ${i}`);
+            c.streamed.push(`${p} ${i}`);
+            await new Promise((res) => setTimeout(res, ms));
+          }
+          return c.streamed;
+        })();
+        c.streamDone.catch(() => {});
+      }, [receiver, prefix, everyMs]),
+    stopStream: () =>
+      page.evaluate(() => {
+        const c = window.__client;
+        c.streamStop = true;
+        return c.streamDone;
+      }),
+    close: () => page.evaluate(() => window.__client.ws.close()).catch(() => {}),
   };
 }
 
