@@ -380,7 +380,8 @@ async fn a_database_that_stops_answering_is_unavailable_within_the_deadline() {
             "{outcome:?}"
         );
     }
-    let limit = crate::store::postgres::STATEMENT_DEADLINE + Duration::from_secs(5);
+    // Bounded, not timed: generous slack, since a loaded 2-core machine stretches every wait.
+    let limit = crate::store::postgres::STATEMENT_DEADLINE * 3 + Duration::from_secs(10);
     assert!(waited < limit, "waited {waited:?}");
     proxy.pause(false);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
