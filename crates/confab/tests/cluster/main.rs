@@ -209,6 +209,22 @@ fn spawn_all(
         .collect()
 }
 
+/// Starts every client, waits for all their sessions, then lets them send.
+async fn start_sending(
+    cluster: &Cluster,
+    clients: &[Arc<Client>],
+    controls: &Arc<Controls>,
+    every: Duration,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let tasks = spawn_all(cluster, clients, controls, every);
+    wait_for("every session opening", Duration::from_secs(20), || {
+        clients.iter().all(|c| !c.record().sessions.is_empty())
+    })
+    .await;
+    controls.sending.store(true, Ordering::SeqCst);
+    tasks
+}
+
 async fn stop_all(controls: &Controls, tasks: Vec<tokio::task::JoinHandle<()>>) {
     controls.stop.store(true, Ordering::SeqCst);
     for task in tasks {
@@ -264,14 +280,8 @@ async fn three_nodes_exchange_messages_typing_presence_and_revocations() {
     let controls = Arc::new(Controls::default());
     controls.typing.store(true, Ordering::SeqCst);
     // u0 on node 0, u1 on node 1, u2 on node 2; each writes to #general and to the next.
-    let tasks = spawn_all(&cluster, &clients, &controls, Duration::from_millis(50));
+    let tasks = start_sending(&cluster, &clients, &controls, Duration::from_millis(50)).await;
     let (u0, u1, u2) = (&clients[0], &clients[1], &clients[2]);
-    let _ = u1;
-    wait_for("every session opening", Duration::from_secs(20), || {
-        clients.iter().all(|c| !c.record().sessions.is_empty())
-    })
-    .await;
-    controls.sending.store(true, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_secs(2)).await;
     drain(&clients, &controls, Duration::from_secs(30)).await;
     check_everyone_has_everything(&cluster, &clients).await;
@@ -363,12 +373,7 @@ async fn a_killed_node_loses_and_doubles_nothing() {
     let mut cluster = Cluster::start(schema.url());
     let clients = cluster.users("k", 9).await;
     let controls = Arc::new(Controls::default());
-    let tasks = spawn_all(&cluster, &clients, &controls, Duration::from_millis(40));
-    wait_for("every session opening", Duration::from_secs(20), || {
-        clients.iter().all(|c| !c.record().sessions.is_empty())
-    })
-    .await;
-    controls.sending.store(true, Ordering::SeqCst);
+    let tasks = start_sending(&cluster, &clients, &controls, Duration::from_millis(40)).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let before = acks(&clients);
     controls.dead.lock().unwrap().insert(0);
@@ -408,12 +413,7 @@ async fn sends_go_on_while_redis_is_paused_or_killed() {
     let mut cluster = Cluster::start(schema.url());
     let clients = cluster.users("r", 6).await;
     let controls = Arc::new(Controls::default());
-    let tasks = spawn_all(&cluster, &clients, &controls, Duration::from_millis(50));
-    wait_for("every session opening", Duration::from_secs(20), || {
-        clients.iter().all(|c| !c.record().sessions.is_empty())
-    })
-    .await;
-    controls.sending.store(true, Ordering::SeqCst);
+    let tasks = start_sending(&cluster, &clients, &controls, Duration::from_millis(50)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     cluster.redis.pause();
@@ -454,12 +454,7 @@ async fn a_postgres_restart_gives_errors_never_false_acks() {
     let cluster = Cluster::start(pg.url());
     let clients = cluster.users("p", 6).await;
     let controls = Arc::new(Controls::default());
-    let tasks = spawn_all(&cluster, &clients, &controls, Duration::from_millis(50));
-    wait_for("every session opening", Duration::from_secs(20), || {
-        clients.iter().all(|c| !c.record().sessions.is_empty())
-    })
-    .await;
-    controls.sending.store(true, Ordering::SeqCst);
+    let tasks = start_sending(&cluster, &clients, &controls, Duration::from_millis(50)).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     pg.stop();
     let stopped = acks(&clients);
