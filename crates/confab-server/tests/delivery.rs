@@ -75,6 +75,69 @@ async fn a_resend_with_the_same_id_is_acked_again_but_stored_once() {
     assert_eq!(history["messages"].as_array().unwrap().len(), 1);
 }
 
+/// A session's own new message can commit while its catch-up is still reading the store, so
+/// the catch-up pushes it as a `message` before its ack is sent. The ack then says
+/// `duplicate`: the session holds every entry once, whichever way it came.
+#[tokio::test]
+async fn an_own_message_committed_during_catch_up_is_held_once() {
+    const BACKLOG: u64 = 1500;
+    let server = TestServer::start_with(|c| {
+        c.rate.messages_burst = 10_000.0;
+        c.rate.frames_burst = 10_000.0;
+    })
+    .await;
+    let (token, mut alice) = server.user("alice").await;
+    for i in 0..BACKLOG {
+        alice
+            .send(json!({"type": "message", "id": format!("b{i}"), "receiver": "#general", "content": format!("backlog {i}")}))
+            .await;
+    }
+    let mut acked = 0;
+    while acked < BACKLOG {
+        if alice.recv().await["type"] == "ack" {
+            acked += 1;
+        }
+    }
+    drop(alice);
+
+    // A session that starts from 0 reads slowly (a 4 KiB buffer), so its catch-up is still
+    // reading pages when its new message commits.
+    let mut again = server.open_small_buffer(&server.ws_url()).await;
+    again
+        .send(json!({"type": "login", "token": token, "cursors": {"#general": 0}}))
+        .await;
+    again
+        .send(json!({"type": "message", "id": "new-1", "receiver": "#general", "content": "new"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(again.recv().await["type"], "ready");
+    let mut held = 0;
+    let mut ack = None;
+    while ack.is_none() {
+        let frame = again.recv().await;
+        let seq = frame["seq"].as_u64();
+        match frame["type"].as_str() {
+            Some("message") => {
+                assert_eq!(seq, Some(held + 1), "in order, once: {frame}");
+                held += 1;
+            }
+            Some("ack") => {
+                assert_eq!(frame["reply_to"], "new-1");
+                if frame["duplicate"] == true {
+                    assert!(seq.unwrap() <= held, "a duplicate ack names a held entry");
+                } else {
+                    assert_eq!(seq, Some(held + 1), "a new ack is the next entry: {frame}");
+                    held += 1;
+                }
+                ack = Some(frame);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(held, BACKLOG + 1, "every entry, once");
+    again.expect_quiet(Duration::from_millis(300), EVENTS).await;
+}
+
 #[tokio::test]
 async fn history_pages_backwards_and_forwards() {
     let server = TestServer::start_with(|c| c.rate.messages_burst = 100.0).await;

@@ -212,7 +212,8 @@ impl Dispatcher {
         let hub = &self.hub;
         match entry {
             Entry::Local(committed) if seq <= hub.directory().last_seq(conv) => {
-                // Already delivered from the store: the sender still gets their ack.
+                // Already delivered from the store: the sender still gets their ack, which
+                // their outbox marks `duplicate` (they hold the entry as a message).
                 hub.ack_only(&committed)
             }
             Entry::Local(committed) => hub.deliver_message(*committed),

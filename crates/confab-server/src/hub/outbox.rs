@@ -182,7 +182,15 @@ impl Outbox {
                 // The entry's in-flight permit, kept since it was sent, comes back now.
                 self.in_flight.add_permits(1);
                 let sent = self.sent.entry(conv).or_insert(0);
-                *sent = (*sent).max(seq);
+                let frame = if seq <= *sent {
+                    // The session has the entry already, as a `message` (catch-up read it
+                    // from the store, or a gap fill got there first): the ack still answers
+                    // the frame, marked as not new.
+                    as_duplicate(&frame)
+                } else {
+                    *sent = seq;
+                    frame
+                };
                 metrics.frame_sent("ack");
                 Some(Next::Send(frame, Some((conv, seq))))
             }
@@ -199,5 +207,16 @@ impl Outbox {
             .requested()
             .unwrap_or((confab_protocol::close::GOING_AWAY, "session ended"));
         Next::Close(code, reason)
+    }
+}
+
+/// `ack` as the answer to an entry the session already holds: `"duplicate": true`.
+fn as_duplicate(frame: &Bytes) -> Bytes {
+    match serde_json::from_slice::<ServerFrame>(frame) {
+        Ok(ServerFrame::Ack(mut ack)) => {
+            ack.duplicate = true;
+            Bytes::from(ServerFrame::Ack(ack).to_json())
+        }
+        _ => frame.clone(),
     }
 }

@@ -153,21 +153,27 @@ impl TestServer {
 impl TestServer {
     /// Connects like [`TestServer::connect`] over a socket with a 4 KiB receive buffer.
     pub async fn connect_small_buffer(&self, token: &str) -> Client {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        let stream = socket.connect(self.addr).await.unwrap();
-        let url = format!("{}?token={token}", self.ws_url());
-        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
-            .await
-            .unwrap();
-        let mut client = Client {
-            ws,
-            ready: Value::Null,
-        };
+        let mut client = self
+            .open_small_buffer(&format!("{}?token={token}", self.ws_url()))
+            .await;
         let ready = client.recv().await;
         assert_eq!(ready["type"], "ready", "{ready}");
         client.ready = ready;
         client
+    }
+
+    /// A WebSocket to `url` over a socket with a 4 KiB receive buffer, nothing read yet.
+    pub async fn open_small_buffer(&self, url: &str) -> Client {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let stream = socket.connect(self.addr).await.unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .unwrap();
+        Client {
+            ws,
+            ready: Value::Null,
+        }
     }
 
     /// Connects with an in-band `login` carrying the client's cursors, and reads `ready`.
