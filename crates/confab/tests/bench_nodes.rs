@@ -3,8 +3,7 @@
 //! here (several live nodes need PostgreSQL and Redis); what is checked is the spreading and
 //! the report, with `--check` for exactly-once delivery.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 /// Limits high enough for bench users on loopback (as the bench's own server has).
 const CONFIG: &str = r#"
@@ -28,49 +27,9 @@ max_sessions_per_user = 100000
 max_connections_per_ip = 1000000
 "#;
 
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
+mod common;
 
-impl Server {
-    fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("confab.toml");
-        std::fs::write(&config, CONFIG).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().expect("server logs its address").unwrap();
-            if let Some(rest) = line.split("addr=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self {
-            child,
-            url: format!("ws://{addr}"),
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::Server;
 
 /// Runs a scenario on two "nodes"; returns the report's per-node connection counts.
 fn bench(server: &Server, args: &[&str]) -> Vec<u64> {
@@ -117,7 +76,7 @@ fn bench(server: &Server, args: &[&str]) -> Vec<u64> {
 
 #[test]
 fn members_are_spread_over_the_nodes_round_robin() {
-    let server = Server::start();
+    let server = Server::start_with(CONFIG);
     assert_eq!(
         bench(
             &server,

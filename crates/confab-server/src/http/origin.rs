@@ -59,15 +59,7 @@ pub fn check_origin(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
-        }
-        map
-    }
+    use crate::http::tests::headers;
 
     #[test]
     fn origin_must_match_scheme_and_host_or_the_allow_list() {
