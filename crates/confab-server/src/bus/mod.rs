@@ -128,11 +128,13 @@ impl CacheSync {
 /// What another node published, as this node applies it.
 #[derive(Debug, Clone)]
 pub enum Remote {
-    /// Entry `seq` of `conv` committed there; the frame is ready to send.
+    /// Entry `seq` of `conv` committed there; the frame is ready to send. `sender` (a
+    /// username) is who made it: it counts toward their message budget here too.
     Message {
         conv: ConvId,
         seq: u64,
         frame: Bytes,
+        sender: String,
     },
     /// A user's first session on `node` opened, or its last one closed.
     Presence {

@@ -27,6 +27,9 @@ pub enum Body {
         conv: ConvId,
         seq: u64,
         frame: String,
+        /// Empty from a node that does not send it.
+        #[serde(default)]
+        sender: String,
     },
     Typing {
         sender: UserId,
@@ -90,6 +93,7 @@ impl Body {
                     conv: message.conv,
                     seq: message.seq,
                     frame,
+                    sender: message.sender.clone(),
                 }
             }
             Event::Typing {
@@ -129,10 +133,16 @@ impl Body {
     /// heartbeat, or a token that does not decode).
     pub fn into_event(self, node: String) -> Option<Event> {
         Some(match self {
-            Self::Message { conv, seq, frame } => Event::Remote(Remote::Message {
+            Self::Message {
+                conv,
+                seq,
+                frame,
+                sender,
+            } => Event::Remote(Remote::Message {
                 conv,
                 seq,
                 frame: Bytes::from(frame),
+                sender,
             }),
             Self::Typing {
                 sender,
@@ -185,6 +195,7 @@ mod tests {
                 conv: 3,
                 seq: 9,
                 frame: r#"{"type":"message"}"#.into(),
+                sender: "alice".into(),
             },
             Body::Typing {
                 sender: 1,

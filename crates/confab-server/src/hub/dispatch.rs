@@ -148,7 +148,13 @@ impl Dispatcher {
     async fn remote(&mut self, remote: Remote) {
         let hub = self.hub.clone();
         match remote {
-            Remote::Message { conv, seq, frame } => {
+            Remote::Message {
+                conv,
+                seq,
+                frame,
+                sender,
+            } => {
+                hub.charge_message(&sender);
                 self.entry(Entry::Remote { conv, seq, frame }).await
             }
             Remote::Presence { node, user, online } => {
@@ -357,6 +363,18 @@ impl Hub {
                 message.seq,
                 ack,
             );
+        }
+    }
+
+    /// Counts an entry `sender` made through another node toward their message budget here,
+    /// so that budget holds across the nodes their sessions are on (within the bus's delay).
+    fn charge_message(&self, sender: &str) {
+        let bucket = self
+            .directory()
+            .user_id(sender)
+            .and_then(|user| self.inner.sessions.message_bucket(user));
+        if let Some(bucket) = bucket {
+            bucket.lock().expect("bucket lock").charge();
         }
     }
 

@@ -30,6 +30,13 @@ impl TokenBucket {
         self.try_take_at(Instant::now())
     }
 
+    /// Takes a token whether or not one is left, owing at most `burst`: for what was spent
+    /// elsewhere (a message the same user sent through another node).
+    pub fn charge(&mut self) {
+        self.refill(Instant::now());
+        self.tokens = (self.tokens - 1.0).max(-self.burst);
+    }
+
     /// How long until a token is there (zero when one is).
     pub fn wait(&mut self) -> Duration {
         self.refill(Instant::now());
@@ -143,6 +150,19 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         keyed.take(&usize::MAX).unwrap();
         assert!(keyed.len() < 10, "{}", keyed.len());
+    }
+
+    #[test]
+    fn charges_owe_at_most_a_burst() {
+        let mut bucket = TokenBucket::new(0.001, 3.0);
+        bucket.charge();
+        bucket.charge();
+        assert!(bucket.try_take(), "one of three left");
+        assert!(!bucket.try_take());
+        for _ in 0..100 {
+            bucket.charge();
+        }
+        assert!(bucket.tokens >= -3.0, "{}", bucket.tokens);
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub fn spawn(
     })
 }
 
-fn message(id: &str, receiver: &str, content: &str) -> ClientFrame {
+pub fn message(id: &str, receiver: &str, content: &str) -> ClientFrame {
     ClientFrame::Message(SendMessage {
         id: Some(id.to_owned()),
         receiver: Receiver::parse(receiver).unwrap(),

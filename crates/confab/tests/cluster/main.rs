@@ -14,6 +14,9 @@
 //!   again: senders get `unavailable`, never an ack for something not stored, and the nodes
 //!   recover by themselves.
 //!
+//! - `a_users_message_budget_holds_across_nodes`: a user's sessions on two nodes share one
+//!   message budget.
+//!
 //! Redis is always the test's own redis-server on a spare port. PostgreSQL is a fresh schema
 //! on the machine's server, except in the restart test, which runs an instance of its own.
 
@@ -27,7 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use client::{Client, Controls};
-use confab_client::protocol::{ClientFrame, Login};
+use confab_client::protocol::{ClientFrame, ErrorCode, Login, ServerFrame};
 use confab_client::{accounts, Connection, Endpoint};
 use node::Node;
 use services::{Postgres, Redis, Schema};
@@ -49,13 +52,24 @@ struct Cluster {
 
 impl Cluster {
     fn start(database: String) -> Self {
+        Self::start_with(database, node::CONFIG)
+    }
+
+    /// A cluster whose nodes run with this configuration (TOML).
+    fn start_with(database: String, config: &str) -> Self {
         let temp = tempfile::tempdir().unwrap();
         let redis = Redis::start();
         let namespace = format!("test{}", std::process::id());
         let mut nodes = Vec::new();
         for i in 0..NODES {
             let dir = temp.path().join(format!("node{i}"));
-            nodes.push(Some(Node::start(&dir, &database, &redis.url(), &namespace)));
+            nodes.push(Some(Node::start(
+                &dir,
+                &database,
+                &redis.url(),
+                &namespace,
+                config,
+            )));
         }
         let urls = Arc::new(nodes.iter().map(|n| n.as_ref().unwrap().url()).collect());
         Self {
@@ -402,6 +416,87 @@ async fn a_killed_node_loses_and_doubles_nothing() {
     );
     check_everyone_has_everything(&cluster, &clients).await;
     stop_all(&controls, tasks).await;
+    drop(cluster);
+    drop(schema);
+}
+
+/// Sends `count` messages to `#general` with ids `<prefix>-i` and returns how many were acked
+/// and how many refused as `rate_limited` (anything else fails the test).
+async fn send_burst(
+    tx: &mut confab_client::Sender,
+    rx: &mut confab_client::Receiver,
+    prefix: &str,
+    count: usize,
+) -> (usize, usize) {
+    for i in 0..count {
+        let frame = client::message(&format!("{prefix}-{i}"), "#general", "spend");
+        tx.send(&frame).await.unwrap();
+    }
+    let (mut acked, mut refused) = (0, 0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while acked + refused < count {
+        let frame = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("every send answered within 10 s")
+            .unwrap()
+            .expect("connection open");
+        match frame {
+            ServerFrame::Ack(ack) if ack.reply_to.starts_with(prefix) => acked += 1,
+            ServerFrame::Error(error)
+                if error
+                    .reply_to
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(prefix)) =>
+            {
+                assert_eq!(error.code, ErrorCode::RateLimited, "{error:?}");
+                refused += 1;
+            }
+            _ => {}
+        }
+    }
+    (acked, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_message_budget_holds_across_nodes() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let schema = Schema::create();
+    // A burst of 20 messages, refilled at one every 100 s: nothing refills during the test.
+    let config = node::CONFIG
+        .replace("messages_per_sec = 1000.0", "messages_per_sec = 0.01")
+        .replace("messages_burst = 1000.0", "messages_burst = 20.0");
+    let cluster = Cluster::start_with(schema.url(), &config);
+    let token = accounts::register(&cluster.endpoint(0), "spender", PASSWORD)
+        .await
+        .expect("register");
+    let mut sessions = Vec::new();
+    for node in [0, 1] {
+        let login = Login {
+            token: Some(token.clone()),
+            ..Login::default()
+        };
+        let (connection, _ready) = Connection::connect_login(&cluster.endpoint(node), login)
+            .await
+            .expect("login");
+        sessions.push(connection.split());
+    }
+    let [(tx0, rx0), (tx1, rx1)] = &mut sessions[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        send_burst(tx0, rx0, "n0", 20).await,
+        (20, 0),
+        "the whole burst on node 0"
+    );
+    // Node 1 hears of them over the bus (within milliseconds).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (acked, refused) = send_burst(tx1, rx1, "n1", 10).await;
+    assert_eq!(
+        (acked, refused),
+        (0, 10),
+        "node 1 counted what node 0 spent"
+    );
+    drop(sessions);
     drop(cluster);
     drop(schema);
 }

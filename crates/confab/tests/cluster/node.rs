@@ -29,11 +29,12 @@ pub struct Node {
 
 impl Node {
     /// Starts a node on `database` and `bus` with its own data directory (for upload
-    /// staging) under `dir`.
-    pub fn start(dir: &Path, database: &str, bus: &str, namespace: &str) -> Self {
+    /// staging) under `dir`, configured by `config` (TOML).
+    pub fn start(dir: &Path, database: &str, bus: &str, namespace: &str, config: &str) -> Self {
         std::fs::create_dir_all(dir).unwrap();
-        let config = dir.join("confab.toml");
-        std::fs::write(&config, CONFIG).unwrap();
+        let config_file = dir.join("confab.toml");
+        std::fs::write(&config_file, config).unwrap();
+        let config = config_file;
         let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
@@ -63,24 +64,24 @@ impl Node {
                 let _ = lines.send(line);
             }
         });
+        // Started means listening and on the bus (it heard its own heartbeat), so that no
+        // test's first messages go out before every node hears the bus.
         let deadline = Instant::now() + START_WITHIN;
-        let addr = loop {
+        let (mut addr, mut on_bus) = (None, false);
+        while addr.is_none() || !on_bus {
             let left = deadline.saturating_duration_since(Instant::now());
-            match logs.recv_timeout(left) {
-                Ok(line) => {
-                    if !line.contains("confab listening") {
-                        continue;
-                    }
-                    if let Some(rest) = line.split("addr=").nth(1) {
-                        break rest.split_whitespace().next().unwrap().to_owned();
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("the node did not start within {START_WITHIN:?}");
+            let Ok(line) = logs.recv_timeout(left) else {
+                let _ = child.kill();
+                panic!("the node did not start and join the bus within {START_WITHIN:?}");
+            };
+            on_bus |= line.contains("on the bus");
+            if line.contains("confab listening") {
+                if let Some(rest) = line.split("addr=").nth(1) {
+                    addr = rest.split_whitespace().next().map(str::to_owned);
                 }
             }
-        };
+        }
+        let addr = addr.unwrap();
         // Later lines are printed by the reader thread; the channel just fills.
         std::thread::spawn(move || for _ in logs {});
         Self { child, addr }
