@@ -1,5 +1,6 @@
-//! Running the integration tests on PostgreSQL: with `CONFAB_TEST_DATABASE` set (a
-//! `postgres://` URL), every [`super::TestServer`] stores in a schema of its own, named in a
+//! Running the integration tests on PostgreSQL: with `CONFAB_TEST_ON_POSTGRES=1`, every
+//! [`super::TestServer`] stores on the PostgreSQL of `CONFAB_TEST_DATABASE` (default
+//! `postgres://postgres@127.0.0.1:5432/test`, the one the store tests use) in a schema of its own, named in a
 //! file in its data dir so a restart on the same dir finds its data again. The schema is
 //! dropped once the data dir is gone (see [`SchemaGuard`]); what a run that ended early left
 //! behind is dropped by a later run (schemas older than 30 minutes).
@@ -7,11 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// The database the integration tests run on, if not SQLite.
+/// The database the integration tests run on, if not SQLite. Setting `CONFAB_TEST_DATABASE`
+/// alone only says where the machine's PostgreSQL is; it does not move these tests onto it.
 pub fn database() -> Option<String> {
-    std::env::var("CONFAB_TEST_DATABASE")
-        .ok()
-        .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    if std::env::var("CONFAB_TEST_ON_POSTGRES").ok().as_deref() != Some("1") {
+        return None;
+    }
+    Some(
+        std::env::var("CONFAB_TEST_DATABASE")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+    )
 }
 
 /// Schemas older than this are left over (a run that ended before its last servers' schemas

@@ -465,6 +465,7 @@ async fn a_users_message_budget_holds_across_nodes() {
     let config = node::CONFIG
         .replace("messages_per_sec = 1000.0", "messages_per_sec = 0.01")
         .replace("messages_burst = 1000.0", "messages_burst = 20.0");
+    assert!(config.contains("messages_per_sec = 0.01") && config.contains("messages_burst = 20.0"));
     let cluster = Cluster::start_with(schema.url(), &config);
     let token = accounts::register(&cluster.endpoint(0), "spender", PASSWORD)
         .await
